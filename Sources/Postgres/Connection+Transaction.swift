@@ -1,0 +1,52 @@
+/// Transaction isolation levels.
+public enum IsolationLevel: Sendable {
+    case readCommitted, repeatableRead, serializable
+}
+
+extension Connection {
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
+    ///
+    /// A COMMIT that the server turns into a rollback (the transaction had failed and `body`
+    /// swallowed the error) throws instead of pretending to succeed.
+    @discardableResult
+    public nonisolated(nonsending) func transaction<T>(
+        isolation: IsolationLevel = .readCommitted, _ body: (Connection) async throws -> T
+    ) async throws -> T {
+        switch isolation {
+        case .readCommitted: try await simpleQuery("BEGIN ISOLATION LEVEL READ COMMITTED")
+        case .repeatableRead: try await simpleQuery("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        case .serializable: try await simpleQuery("BEGIN ISOLATION LEVEL SERIALIZABLE")
+        }
+        let value: T
+        do {
+            value = try await body(self)
+        } catch {
+            // A failed ROLLBACK means the connection is gone; the pool discards it.
+            _ = try? await simpleQuery("ROLLBACK")
+            throw error
+        }
+        let result = try await simpleQuery("COMMIT")
+        if result.commandTag == "ROLLBACK" {
+            throw PostgresError(.server, "the transaction failed earlier and was rolled back at COMMIT", sqlState: "25P02")
+        }
+        return value
+    }
+}
+
+/// Runs `body` again when it fails with a serialization failure (40001) or a deadlock (40P01),
+/// up to `maxAttempts` times in all, sleeping an exponential, jittered backoff between attempts.
+/// `body` must be a whole transaction, so that running it again is safe.
+public nonisolated(nonsending) func withTransactionRetries<T>(
+    maxAttempts: Int = 5, _ body: () async throws -> T
+) async throws -> T {
+    var attempt = 1
+    while true {
+        do {
+            return try await body()
+        } catch let error as PostgresError where (error.isSerializationFailure || error.isDeadlock) && attempt < maxAttempts {
+            let base = 5.0 * Double(1 << min(attempt, 8))  // ms
+            try await Task.sleep(for: .milliseconds(Int(Double.random(in: base / 2...base))))
+            attempt += 1
+        }
+    }
+}

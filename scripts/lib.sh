@@ -1,0 +1,41 @@
+# Shared helpers for Baton's scripts. Sourced, not run.
+
+baton_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
+
+say() { printf '%s\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Runs a command as root: directly when we are root, through sudo -n otherwise.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo -n "$@"
+  else die "need root to run: $* (run as root, or install it yourself)"
+  fi
+}
+
+# Installs the Debian packages Baton needs when any is missing:
+# libpq-dev and pkg-config (to build), postgresql (the private cluster).
+ensure_packages() {
+  local missing=()
+  dpkg -s libpq-dev >/dev/null 2>&1 || missing+=(libpq-dev)
+  command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+  pg_bin_dir >/dev/null 2>&1 || missing+=(postgresql)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]} with apt-get"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The newest installed PostgreSQL server's bin directory.
+pg_bin_dir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+  [ -n "$d" ] && [ -x "$d/initdb" ] || return 1
+  printf '%s\n' "$d"
+}
+
+ensure_swift() {
+  command -v swift >/dev/null 2>&1 && return 0
+  [ -x /opt/swift/usr/bin/swift ] && { export PATH=/opt/swift/usr/bin:$PATH; return 0; }
+  die "swift is not installed (Swift 6.1 or newer is needed; see https://swift.org/install)"
+}
