@@ -15,6 +15,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // libpq's C API. Only the Postgres module imports it.
@@ -23,6 +24,11 @@ let package = Package(
         .target(
             name: "Postgres",
             dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swift6),
+        // The pure core: Model, Definitions (parse + validate), Routing, Machine. No database, no network.
+        .target(
+            name: "BatonCore",
+            dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swift6),
         .executableTarget(
             name: "baton-bench",
@@ -49,5 +55,6 @@ let package = Package(
         // Test support: a private database per suite, fixtures.
         .target(name: "BatonTesting", dependencies: ["Postgres"], path: "Tests/BatonTesting", swiftSettings: swift6),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "BatonTesting"], swiftSettings: swift6),
+        .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"], swiftSettings: swift6),
     ]
 )

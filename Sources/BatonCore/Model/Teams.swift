@@ -1,0 +1,140 @@
+/// The team file (`batonctl teams apply teams.yaml`): calendars and teams with their members.
+public struct TeamsFile: Hashable, Sendable, Codable {
+    public var calendars: [BusinessCalendar]
+    public var teams: [Team]
+    public init(calendars: [BusinessCalendar] = [], teams: [Team] = []) {
+        self.calendars = calendars
+        self.teams = teams
+    }
+}
+
+/// Working hours in a time zone, minus holidays.
+public struct BusinessCalendar: Hashable, Sendable, Codable {
+    public var name: String
+    /// An IANA time zone, e.g. `Europe/Berlin`.
+    public var timezone: String
+    /// Working hours per weekday (1 = Monday … 7 = Sunday); a day without an entry is not worked.
+    public var hours: [Int: [MinuteRange]]
+    /// Dates (`YYYY-MM-DD`, in the calendar's zone) that are not worked.
+    public var holidays: [String]
+
+    public init(name: String, timezone: String, hours: [Int: [MinuteRange]], holidays: [String] = []) {
+        self.name = name
+        self.timezone = timezone
+        self.hours = hours
+        self.holidays = holidays
+    }
+}
+
+/// Minutes after midnight, `start` inclusive, `end` exclusive: `09:00-17:00` is 540..<1020.
+public struct MinuteRange: Hashable, Sendable, Codable {
+    public var start: Int
+    public var end: Int
+    public init(start: Int, end: Int) {
+        self.start = start
+        self.end = end
+    }
+
+    /// Parses `09:00-17:00`; nil when malformed or empty.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "-").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2, let start = Self.minutes(parts[0]), let end = Self.minutes(parts[1]), start < end
+        else { return nil }
+        self.start = start
+        self.end = end
+    }
+
+    static func minutes(_ text: String) -> Int? {
+        let hm = text.split(separator: ":")
+        guard hm.count == 2, hm[0].count <= 2, hm[1].count == 2, let h = Int(hm[0]), let m = Int(hm[1]),
+              (0...24).contains(h), (0..<60).contains(m), h * 60 + m <= 1440 else { return nil }
+        return h * 60 + m
+    }
+}
+
+/// The kinds of team.
+public enum TeamKind: String, Hashable, Sendable, Codable, CaseIterable {
+    case sales, marketing, service, retention, other
+}
+
+public struct Team: Hashable, Sendable, Codable {
+    public var name: String
+    public var kind: TeamKind
+    public var calendar: String?
+    /// A member id, of this team or another.
+    public var manager: String?
+    public var members: [Member]
+
+    public init(name: String, kind: TeamKind = .other, calendar: String? = nil, manager: String? = nil,
+                members: [Member] = []) {
+        self.name = name
+        self.kind = kind
+        self.calendar = calendar
+        self.manager = manager
+        self.members = members
+    }
+}
+
+public struct Member: Hashable, Sendable, Codable {
+    public var id: String
+    public var name: String
+    public var email: String?
+    /// Most open instances at once; nil is unlimited.
+    public var capacity: Int?
+    /// Share in `weighted` routing (default 1; 0 never gets weighted work).
+    public var weight: Int
+    public var active: Bool
+    /// `YYYY-MM-DD`: out of office until the end of that day (in UTC).
+    public var outOfOfficeUntil: String?
+    /// A member id who covers for this member.
+    public var backup: String?
+    /// Overrides the team's calendar for working-hours eligibility.
+    public var calendar: String?
+
+    public init(id: String, name: String, email: String? = nil, capacity: Int? = nil, weight: Int = 1,
+                active: Bool = true, outOfOfficeUntil: String? = nil, backup: String? = nil, calendar: String? = nil) {
+        self.id = id
+        self.name = name
+        self.email = email
+        self.capacity = capacity
+        self.weight = weight
+        self.active = active
+        self.outOfOfficeUntil = outOfOfficeUntil
+        self.backup = backup
+        self.calendar = calendar
+    }
+}
+
+/// The channel file (`batonctl channels apply channels.yaml`).
+public struct ChannelsFile: Hashable, Sendable, Codable {
+    public var channels: [Channel]
+    public init(channels: [Channel] = []) { self.channels = channels }
+}
+
+public enum ChannelType: String, Hashable, Sendable, Codable, CaseIterable {
+    case webhook, slack, log
+}
+
+/// A delivery channel. Secrets are named by environment variable, never stored.
+public struct Channel: Hashable, Sendable, Codable {
+    public var name: String
+    public var type: ChannelType
+    public var url: String?
+    /// The environment variable holding the URL (for Slack webhooks, whose URL is the secret).
+    public var urlEnv: String?
+    /// The environment variable holding the HMAC secret.
+    public var secretEnv: String?
+    public var timeout: TimeSpan
+    public var maxAttempts: Int
+
+    public init(name: String, type: ChannelType, url: String? = nil, urlEnv: String? = nil, secretEnv: String? = nil,
+                timeout: TimeSpan = TimeSpan(seconds: 5), maxAttempts: Int = 8) {
+        self.name = name
+        self.type = type
+        self.url = url
+        self.urlEnv = urlEnv
+        self.secretEnv = secretEnv
+        self.timeout = timeout
+        self.maxAttempts = maxAttempts
+    }
+}
