@@ -30,6 +30,11 @@ let package = Package(
             name: "BatonCore",
             dependencies: [.product(name: "Yams", package: "Yams")],
             swiftSettings: swift6),
+        // The engine: Store (every SQL statement), Runtime (worker, outbox relay), Admin (inspection).
+        .target(
+            name: "Baton",
+            dependencies: ["BatonCore", "Postgres", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swift6),
         .executableTarget(
             name: "baton-bench",
             dependencies: [
@@ -40,14 +45,14 @@ let package = Package(
         .executableTarget(
             name: "batonctl",
             dependencies: [
-                "Postgres",
+                "Baton", "BatonCore", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift6),
         .executableTarget(
             name: "baton-worker",
             dependencies: [
-                "Postgres",
+                "Baton", "BatonCore", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -56,5 +61,6 @@ let package = Package(
         .target(name: "BatonTesting", dependencies: ["Postgres"], path: "Tests/BatonTesting", swiftSettings: swift6),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "BatonTesting"], swiftSettings: swift6),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"], swiftSettings: swift6),
+        .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonCore", "Postgres", "BatonTesting"], swiftSettings: swift6),
     ]
 )

@@ -283,3 +283,20 @@ extension Optional: PostgresEncodable where Wrapped: PostgresEncodable {
     /// Never called for nil: parameters that are nil are sent as NULL.
     public var postgresText: String { self?.postgresText ?? "" }
 }
+
+// MARK: - Array literals with NULLs
+
+/// A one-dimensional array parameter whose elements may be NULL, sent untyped: cast it in SQL
+/// (`$1::text[]`, `unnest($1::bigint[], $2::text[])`). For batching many rows into one statement.
+public struct PostgresArrayLiteral: PostgresEncodable {
+    public let postgresText: String
+    public static var postgresType: OID { PostgresType.unspecified }
+
+    public init<T: PostgresEncodable>(_ values: [T?]) {
+        postgresText = TextFormat.formatArray(values.map { $0?.postgresText })
+    }
+
+    public init<T: PostgresEncodable>(_ values: [T]) {
+        postgresText = TextFormat.formatArray(values.map { $0.postgresText })
+    }
+}

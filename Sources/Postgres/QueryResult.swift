@@ -75,6 +75,11 @@ public struct Row: Sendable {
         return try T.decode(result.cell(row: index, column: column))
     }
 
+    /// Decodes the column named `name` into the type the context expects.
+    public func decode<T: PostgresDecodable>(_ name: String) throws -> T {
+        try decode(T.self, name)
+    }
+
     /// The raw cell at `column`.
     public func cell(_ column: Int) -> PostgresCell { result.cell(row: index, column: column) }
 }

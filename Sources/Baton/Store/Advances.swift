@@ -1,0 +1,146 @@
+import BatonCore
+import Foundation
+import Postgres
+
+extension Store {
+    /// Applies many instances' advances in one statement (one round trip, one commit).
+    ///
+    /// Fencing: an instance's row is updated only if it is still `running` under this worker with
+    /// the fence the claim returned; a worker whose lease expired and was reclaimed matches nothing.
+    /// Every other write (timeline, contact, ownership history, outbox) is filtered to the instances
+    /// that `moved`, so each instance's effects are applied entirely or not at all, and instances
+    /// that lost their lease leave no trace. Lock order: workflow_instances rows, then contacts rows.
+    static let commitAdvances = PreparedStatement(name: "baton_commit_advances", sql: """
+        WITH input AS (
+            SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
+                                 $8::timestamptz[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[],
+                                 $13::text[])
+                AS u(id, fence, state, step, seq, attempt, priority, run_at, wait_event, wait_started_at, deadline,
+                     last_error, outcome)
+        ), moved AS (
+            UPDATE workflow_instances i SET
+                state = u.state, step = u.step, seq = u.seq, attempt = u.attempt, priority = u.priority,
+                run_at = u.run_at, wait_event = u.wait_event, wait_started_at = u.wait_started_at,
+                deadline = u.deadline, last_error = u.last_error, outcome = u.outcome,
+                lease_owner = NULL, lease_expires_at = NULL,
+                used_signals = i.used_signals || coalesce(
+                    (SELECT array_agg(x.signal) FROM unnest($14::bigint[], $15::bigint[]) AS x(instance, signal)
+                     WHERE x.instance = u.id), '{}'),
+                updated_at = $16,
+                finished_at = CASE WHEN u.state IN ('completed', 'failed', 'cancelled') THEN $16 END
+            FROM input u
+            WHERE i.id = u.id AND i.fence = u.fence AND i.state = 'running' AND i.lease_owner = $17
+            RETURNING i.id, i.workflow, i.contact
+        ), events AS (
+            INSERT INTO instance_events (instance, seq, step, from_state, to_state, owner, worker, attempt, detail, error, at)
+            SELECT e.instance, e.seq, e.step, e.from_state, e.to_state, e.owner, $17, e.attempt, e.detail, e.error, $16
+            FROM unnest($18::bigint[], $19::int[], $20::text[], $21::text[], $22::text[], $23::text[], $24::int[],
+                        $25::text[], $26::text[])
+                AS e(instance, seq, step, from_state, to_state, owner, attempt, detail, error)
+            WHERE e.instance IN (SELECT id FROM moved)
+        ), owners AS (
+            UPDATE contacts c SET owner = x.owner, backup_owner = x.backup, team = x.team,
+                previous_owner = x.previous,
+                queued_since = CASE WHEN x.queued THEN coalesce(c.queued_since, $16) END, updated_at = $16
+            FROM unnest($27::bigint[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[], $33::bool[])
+                AS x(instance, contact, owner, backup, team, previous, queued)
+            WHERE c.id = x.contact AND x.instance IN (SELECT id FROM moved)
+        ), history AS (
+            INSERT INTO ownership_history (contact, from_owner, to_owner, team, reason, instance, at)
+            SELECT h.contact, h.from_owner, h.to_owner, h.team, h.reason, h.instance, $16
+            FROM unnest($34::bigint[], $35::text[], $36::text[], $37::text[], $38::text[], $39::text[])
+                WITH ORDINALITY AS h(instance, contact, from_owner, to_owner, team, reason, n)
+            WHERE h.instance IN (SELECT id FROM moved)
+            ORDER BY h.n
+        ), messages AS (
+            INSERT INTO outbox (idempotency_key, instance, workflow, step, contact, channel, recipient, recipient_email,
+                                message, status, created_at, next_attempt_at)
+            SELECT m.key, m.instance, mv.workflow, m.step, mv.contact, m.channel, m.recipient, m.email, m.message,
+                   CASE WHEN m.suppressed THEN 'suppressed' ELSE 'pending' END, $16, $16
+            FROM unnest($40::bigint[], $41::text[], $42::text[], $43::text[], $44::text[], $45::text[], $46::text[],
+                        $47::bool[])
+                AS m(instance, key, step, channel, recipient, email, message, suppressed)
+            JOIN moved mv ON mv.id = m.instance
+            ON CONFLICT (idempotency_key) DO NOTHING
+        )
+        SELECT id FROM moved
+        """)
+
+    /// Applies `advances` made by `worker` at `now`; returns the ids whose fence still held.
+    public func commit(_ advances: [Advance], worker: String, now: Date) async throws -> Set<Int> {
+        guard !advances.isEmpty else { return [] }
+        var usedInstance: [Int] = [], usedSignal: [Int] = []
+        var ev = (instance: [Int](), seq: [Int](), step: [String](), from: [String](), to: [String](),
+                  owner: [String?](), attempt: [Int](), detail: [String](), error: [String?]())
+        var ct = (instance: [Int](), contact: [String](), owner: [String?](), backup: [String?](), team: [String?](),
+                  previous: [String?](), queued: [Bool]())
+        var hi = (instance: [Int](), contact: [String](), from: [String?](), to: [String?](), team: [String?](),
+                  reason: [String]())
+        var ms = (instance: [Int](), key: [String](), step: [String](), channel: [String](), recipient: [String](),
+                  email: [String?](), message: [String](), suppressed: [Bool]())
+        for advance in advances {
+            for signal in advance.usedSignals {
+                usedInstance.append(advance.instance)
+                usedSignal.append(signal)
+            }
+            for event in advance.events {
+                ev.instance.append(advance.instance); ev.seq.append(event.seq); ev.step.append(event.step)
+                ev.from.append(event.fromState.rawValue); ev.to.append(event.toState.rawValue)
+                ev.owner.append(event.owner); ev.attempt.append(event.attempt); ev.detail.append(event.detail)
+                ev.error.append(event.error)
+            }
+            if let contact = advance.contact {
+                ct.instance.append(advance.instance); ct.contact.append(contact.id); ct.owner.append(contact.owner)
+                ct.backup.append(contact.backupOwner); ct.team.append(contact.team)
+                ct.previous.append(contact.previousOwner); ct.queued.append(advance.queued)
+            }
+            for change in advance.ownerChanges {
+                hi.instance.append(advance.instance); hi.contact.append(change.contact); hi.from.append(change.from)
+                hi.to.append(change.to); hi.team.append(change.team); hi.reason.append(change.reason)
+            }
+            for message in advance.notifications {
+                ms.instance.append(advance.instance); ms.key.append(message.key)
+                ms.step.append(message.step)
+                ms.channel.append(message.channel); ms.recipient.append(message.recipient)
+                ms.email.append(message.email); ms.message.append(message.message)
+                ms.suppressed.append(message.suppressed)
+            }
+        }
+        typealias A = PostgresArrayLiteral
+        let parameters: [(any PostgresEncodable)?] = [
+            A(advances.map(\.instance)), A(advances.map(\.fence)), A(advances.map(\.state.rawValue)),
+            A(advances.map(\.step)), A(advances.map(\.seq)), A(advances.map(\.attempt)), A(advances.map(\.priority)),
+            A(advances.map(\.runAt)), A(advances.map(\.waitEvent)), A(advances.map(\.waitStartedAt)),
+            A(advances.map(\.deadline)), A(advances.map(\.lastError)), A(advances.map(\.outcome)),
+            A(usedInstance), A(usedSignal), now, worker,
+            A(ev.instance), A(ev.seq), A(ev.step), A(ev.from), A(ev.to), A(ev.owner), A(ev.attempt), A(ev.detail),
+            A(ev.error),
+            A(ct.instance), A(ct.contact), A(ct.owner), A(ct.backup), A(ct.team), A(ct.previous), A(ct.queued),
+            A(hi.instance), A(hi.contact), A(hi.from), A(hi.to), A(hi.team), A(hi.reason),
+            A(ms.instance), A(ms.key), A(ms.step), A(ms.channel), A(ms.recipient), A(ms.email), A(ms.message),
+            A(ms.suppressed),
+        ]
+        return try await pool.withConnection { connection in
+            Set(try await connection.query(Self.commitAdvances, parameters).map { try $0.decode(Int.self, at: 0) })
+        }
+    }
+}
+
+extension Store {
+    /// Records a failure the Machine did not see (the commit itself failed): one more attempt, then
+    /// `failed` after five, else ready again in a minute. Fenced like every write of a claimer.
+    static let recordInstanceFailure = """
+        UPDATE workflow_instances SET
+            attempt = attempt + 1, last_error = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
+            state = CASE WHEN attempt + 1 >= 5 THEN 'failed' ELSE 'ready' END,
+            finished_at = CASE WHEN attempt + 1 >= 5 THEN now() END,
+            run_at = now() + interval '1 minute'
+        WHERE id = $1 AND fence = $2 AND state = 'running' AND lease_owner = $3
+        """
+
+    public func recordFailure(instance: Int, fence: Int, worker: String, error: String) async throws {
+        try await pool.withConnection { connection in
+            try await connection.query(Self.recordInstanceFailure, [instance, fence, worker, error])
+        }
+    }
+}

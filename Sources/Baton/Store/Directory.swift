@@ -1,0 +1,48 @@
+import BatonCore
+import Foundation
+import Postgres
+
+extension Store {
+    static let selectTeams = "SELECT name, kind, calendar, manager FROM teams"
+    /// Members with their open work: contacts they own that have a live instance.
+    static let selectMembers = """
+        SELECT m.id, m.team, m.name, m.email, m.capacity, m.weight, m.active,
+               (m.out_of_office_until + 1)::timestamptz AS out_until, m.backup, m.calendar,
+               coalesce(o.open, 0) AS open
+        FROM members m
+        LEFT JOIN (
+            SELECT c.owner, count(*) AS open FROM contacts c
+            WHERE c.owner IS NOT NULL AND EXISTS (
+                SELECT 1 FROM workflow_instances i WHERE i.contact = c.id AND i.state IN ('ready', 'running', 'waiting'))
+            GROUP BY c.owner
+        ) o ON o.owner = m.id
+        """
+    static let selectCalendars = "SELECT spec FROM calendars"
+
+    /// Teams, members (with open counts) and calendars, for routing and business-hours clocks.
+    public func directory() async throws -> Directory {
+        try await pool.withConnection { connection in
+            let memberRows = try await connection.query(Self.selectMembers)
+            var byTeam: [String: [String]] = [:]
+            let members = try memberRows.map { row -> MemberInfo in
+                let info = MemberInfo(
+                    id: try row.decode("id"), name: try row.decode("name"), email: try row.decode("email"),
+                    team: try row.decode("team"), capacity: try row.decode("capacity"), weight: try row.decode("weight"),
+                    active: try row.decode("active"), outOfOfficeUntil: try row.decode("out_until"),
+                    backup: try row.decode("backup"), calendar: try row.decode("calendar"), openCount: try row.decode("open"))
+                byTeam[info.team, default: []].append(info.id)
+                return info
+            }
+            let teams = try await connection.query(Self.selectTeams).map { row -> TeamInfo in
+                let name: String = try row.decode("name")
+                return TeamInfo(
+                    name: name, kind: TeamKind(rawValue: try row.decode("kind")) ?? .other,
+                    calendar: try row.decode("calendar"), manager: try row.decode("manager"), members: byTeam[name] ?? [])
+            }
+            let calendars = try await connection.query(Self.selectCalendars).map {
+                try $0.decode(PostgresJSON<BusinessCalendar>.self, "spec").value
+            }
+            return Directory(teams: teams, members: members, calendars: calendars)
+        }
+    }
+}

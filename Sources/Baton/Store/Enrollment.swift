@@ -1,0 +1,127 @@
+import BatonCore
+import Foundation
+import Postgres
+
+/// The result of enrolling one contact.
+public struct Enrollment: Sendable, Equatable {
+    public var contact: String
+    public var instance: Int
+    /// False when the contact already had a live instance of the workflow (that one is returned).
+    public var created: Bool
+}
+
+/// A contact to enroll: its id and attributes.
+public struct EnrollmentRequest: Sendable, Equatable {
+    public var contact: String
+    public var attributes: [String: String]
+    public init(contact: String, attributes: [String: String] = [:]) {
+        self.contact = contact
+        self.attributes = attributes
+    }
+}
+
+extension Store {
+    /// Creates or updates the contacts (new attributes merged over old ones) and starts an instance
+    /// of $1 v$2 at step $3 for each contact that has no live one. The partial unique index
+    /// `workflow_instances_one_live` makes a racing second start a no-op, never a duplicate;
+    /// the existing instance is returned instead. Wakes idle workers on commit.
+    static let enrollContacts = """
+        WITH input AS (
+            SELECT * FROM unnest($4::text[], $5::jsonb[]) WITH ORDINALITY AS x(contact, attributes, n)
+        ), upserted AS (
+            INSERT INTO contacts (id, attributes)
+            SELECT contact, attributes FROM input ORDER BY contact
+            ON CONFLICT (id) DO UPDATE SET attributes = contacts.attributes || EXCLUDED.attributes, updated_at = now()
+            RETURNING id
+        ), started AS (
+            INSERT INTO workflow_instances (workflow, version, contact, state, step, run_at)
+            SELECT $1, $2, u.id, 'ready', $3, now() FROM upserted u
+            ON CONFLICT (workflow, contact) WHERE state NOT IN ('completed', 'cancelled') DO NOTHING
+            RETURNING id, contact
+        ), woken AS (
+            SELECT pg_notify('baton_wake', $1) WHERE EXISTS (SELECT 1 FROM started)
+        )
+        SELECT contact, id, true AS created FROM started
+        UNION ALL
+        SELECT i.contact, i.id, false FROM workflow_instances i JOIN input x ON x.contact = i.contact
+        WHERE i.workflow = $1 AND i.state NOT IN ('completed', 'cancelled')
+          AND NOT EXISTS (SELECT 1 FROM started s WHERE s.contact = i.contact)
+          AND (SELECT count(*) FROM woken) >= 0
+        """
+
+    /// Enrolls contacts in the newest version of `workflow`, in one transaction.
+    /// Throws `BatonError.notFound` when the workflow has never been applied.
+    public func enroll(_ requests: [EnrollmentRequest], in workflow: String) async throws -> [Enrollment] {
+        guard let stored = try await self.workflow(workflow) else {
+            throw BatonError.notFound("unknown workflow \(workflow): apply it first with `batonctl workflows apply FILE`")
+        }
+        guard !requests.isEmpty else { return [] }
+        // A contact listed twice in one batch: the last attributes win, enrolled once.
+        var merged: [String: [String: String]] = [:]
+        var order: [String] = []
+        for request in requests {
+            if merged[request.contact] == nil { order.append(request.contact) }
+            merged[request.contact, default: [:]].merge(request.attributes) { _, new in new }
+        }
+        let attributes = order.map { PostgresJSON(merged[$0]!).postgresText }
+        // A start racing ours may commit after our statement's snapshot: then neither branch sees
+        // that contact's instance. Running the statement again sees it.
+        for _ in 0..<5 {
+            let rows = try await pool.withConnection { connection in
+                try await connection.query(
+                    Self.enrollContacts,
+                    [stored.name, stored.version, stored.definition.start, order, PostgresArrayLiteral(attributes)])
+            }
+            let found = try rows.map {
+                Enrollment(contact: try $0.decode("contact"), instance: try $0.decode("id"), created: try $0.decode("created"))
+            }
+            if Set(found.map(\.contact)).count == order.count {
+                let byContact = Dictionary(found.map { ($0.contact, $0) }, uniquingKeysWith: { a, _ in a })
+                return order.compactMap { byContact[$0] }
+            }
+        }
+        throw BatonError.conflict("could not enroll: concurrent starts kept changing the instances; try again")
+    }
+
+    /// Records signal $2 for contact $1 and wakes that contact's instances waiting for it (their
+    /// run_at becomes now, so the next claim sees the signal), then NOTIFYs idle workers.
+    static let recordSignal = """
+        WITH contact AS (
+            SELECT id FROM contacts WHERE id = $1
+        ), signal AS (
+            INSERT INTO signals (contact, name, payload) SELECT id, $2, $3::jsonb FROM contact RETURNING id
+        ), woken AS (
+            UPDATE workflow_instances SET run_at = now(), updated_at = now()
+            WHERE contact = $1 AND state = 'waiting' AND wait_event = $2 AND EXISTS (SELECT 1 FROM signal)
+            RETURNING id
+        ), notified AS (
+            SELECT pg_notify('baton_wake', $2) WHERE EXISTS (SELECT 1 FROM woken)
+        )
+        SELECT (SELECT id FROM signal) AS signal, (SELECT count(*) FROM woken) AS woken,
+               (SELECT count(*) FROM notified) AS notified
+        """
+
+    /// Records an external event for a contact; returns the signal id and how many waiting instances it woke.
+    public func signal(_ name: String, contact: String, payload: String?) async throws -> (signal: Int, woken: Int) {
+        try await pool.withConnection { connection in
+            let row = try await connection.query(Self.recordSignal, [contact, name, payload])[0]
+            guard let id = try row.decode(Int?.self, "signal") else {
+                throw BatonError.notFound("unknown contact \(contact): enroll it first with `batonctl start WORKFLOW --contact \(contact)`")
+            }
+            return (id, try row.decode(Int.self, "woken"))
+        }
+    }
+}
+
+/// An error a user can fix: one line, exit status 1.
+public enum BatonError: Error, CustomStringConvertible, Sendable {
+    case notFound(String)
+    case invalid(String)
+    case conflict(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let m), .invalid(let m), .conflict(let m): return m
+        }
+    }
+}

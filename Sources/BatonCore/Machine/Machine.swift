@@ -1,0 +1,370 @@
+import Foundation
+
+/// The pure state machine: (instance, definition, directory, rotation, now) -> `Advance`.
+///
+/// One claim moves an instance through consecutive steps until it waits, ends, fails or has
+/// taken `maxSteps` steps (then it is `ready` again at once, so one instance cannot hog a worker).
+/// It reads no clock and no database: time, positions and jitter come in as values.
+public struct Machine: Sendable {
+    /// Steps taken per claim at most.
+    public var maxSteps: Int
+    /// Tries of a failing step before the instance is `failed` (a step's `max_attempts` overrides it).
+    public var defaultMaxAttempts: Int
+    /// First retry delay; doubles per attempt, with jitter, up to `maxBackoff`.
+    public var baseBackoff: TimeInterval
+    public var maxBackoff: TimeInterval
+
+    public init(maxSteps: Int = 20, defaultMaxAttempts: Int = 5, baseBackoff: TimeInterval = 1, maxBackoff: TimeInterval = 300) {
+        self.maxSteps = maxSteps
+        self.defaultMaxAttempts = defaultMaxAttempts
+        self.baseBackoff = baseBackoff
+        self.maxBackoff = maxBackoff
+    }
+
+    /// Advances `instance` as far as it can go now.
+    /// - Parameter jitter: a value in 0..<1 that spreads retry backoff.
+    public func advance(
+        _ instance: InstanceSnapshot, definition: WorkflowDefinition, directory: inout Directory,
+        rotation: inout Rotation, now: Date, jitter: Double = 0.5
+    ) -> Advance {
+        var run = Run(instance: instance, now: now)
+        for _ in 0..<maxSteps {
+            guard let step = definition.step(run.step) else {
+                return fail(&run, error: "step \(run.step) is not in \(definition.name) v\(instance.version)",
+                            maxAttempts: 1, jitter: jitter)
+            }
+            let outcome = perform(step, &run, definition: definition, directory: &directory, rotation: &rotation)
+            switch outcome {
+            case .next(let target, let detail):
+                run.record(step: step.id, to: .running, detail: detail)
+                run.step = target
+                run.attempt = 0
+                run.waitStartedAt = nil
+                run.deadline = nil
+            case .wait(let detail):
+                if let detail { run.record(step: step.id, to: .waiting, detail: detail) }
+                return run.finish(state: .waiting, runAt: run.deadline ?? now)
+            case .end(let outcome):
+                run.outcome = outcome
+                run.record(step: step.id, to: .completed, detail: outcome.map { "completed: \($0)" } ?? "completed")
+                return run.finish(state: .completed, runAt: now)
+            case .failure(let error):
+                return fail(&run, error: error, maxAttempts: step.maxAttempts ?? defaultMaxAttempts, jitter: jitter)
+            }
+        }
+        // Took maxSteps: hand the instance back as ready so others get a turn.
+        if let last = run.events.last, last.toState == .running {
+            run.events[run.events.count - 1].toState = .ready
+        }
+        return run.finish(state: .ready, runAt: now)
+    }
+
+    private func fail(_ run: inout Run, error: String, maxAttempts: Int, jitter: Double) -> Advance {
+        let attempt = run.attempt + 1
+        run.attempt = attempt
+        run.lastError = error
+        if attempt >= maxAttempts {
+            run.record(step: run.step, to: .failed, detail: "failed after \(attempt) attempt(s)", error: error)
+            return run.finish(state: .failed, runAt: run.now)
+        }
+        let backoff = min(maxBackoff, baseBackoff * pow(2, Double(attempt - 1))) * (0.5 + jitter)
+        run.record(step: run.step, to: .ready, detail: "retry \(attempt) of \(maxAttempts - 1) in \(Int(backoff.rounded()))s", error: error)
+        return run.finish(state: .ready, runAt: run.now.addingTimeInterval(backoff))
+    }
+
+    enum Outcome {
+        case next(String, detail: String)
+        /// Stay waiting; `detail` is recorded when the wait begins (nil when resuming an unexpired wait).
+        case wait(detail: String?)
+        case end(String?)
+        case failure(String)
+    }
+
+    private func perform(
+        _ step: Step, _ run: inout Run, definition: WorkflowDefinition, directory: inout Directory,
+        rotation: inout Rotation
+    ) -> Outcome {
+        switch step.action {
+        case .assign(let assign, let next):
+            let decision = Router.route(
+                team: assign.team, strategy: assign.strategy, rules: assign.rules, otherwise: assign.otherwise,
+                fallback: assign.fallback, contact: run.contact, directory: &directory, rotation: &rotation, now: run.now)
+            if let error = run.apply(decision, directory: directory) { return .failure(error) }
+            return .next(next, detail: run.describe(decision))
+
+        case .notify(let notify, let next):
+            let sent = run.notify(notify.to, channel: notify.channel, template: notify.message, step: step.id,
+                                  definition: definition, directory: directory)
+            return .next(next, detail: "notified \(sent) via \(notify.channel)")
+
+        case .waitForSLA(let wait, let met, let breach):
+            // Resuming a wait this instance armed earlier (woken by a signal, its deadline, or a lease
+            // that expired); otherwise the wait begins now. `deadline` is reset on every transition.
+            let resuming = run.step == run.instance.step && run.deadline != nil
+            run.waitEvent = wait.event
+            if let signal = run.takeSignal(named: wait.event) {
+                let started = run.waitStartedAt ?? run.now
+                let seconds = Int(signal.receivedAt.timeIntervalSince(started).rounded())
+                return .next(met, detail: "sla_met: \(wait.event) (signal \(signal.id), \(max(0, seconds))s into the wait)")
+            }
+            if resuming, let deadline = run.deadline {
+                if run.now >= deadline { return .next(breach, detail: "sla_breached: no \(wait.event) by \(iso(deadline))") }
+                return .wait(detail: nil)
+            }
+            run.waitStartedAt = run.now
+            run.waitEvent = wait.event
+            let deadline: Date
+            if wait.clock == .businessHours, let name = wait.calendar, let calendar = directory.calendars[name] {
+                deadline = BusinessClock.deadline(from: run.now, adding: wait.within.seconds, in: calendar)
+            } else {
+                deadline = run.now.addingTimeInterval(TimeInterval(wait.within.seconds))
+            }
+            run.deadline = deadline
+            return .wait(detail: "waiting for \(wait.event) until \(iso(deadline)) (\(wait.within) \(wait.clock.rawValue))")
+
+        case .escalate(let escalate, let next):
+            var detail = "escalated"
+            if let target = escalate.reassignTo {
+                let decision = escalationDecision(target, run: run, directory: &directory, rotation: &rotation)
+                if let error = run.apply(decision, directory: directory, reasonOverride: "sla_breach") { return .failure(error) }
+                detail += ": " + run.describe(decision)
+            }
+            if let priority = escalate.priority { run.priority = max(run.priority, priority.rank) }
+            let template = escalate.message
+                ?? "Escalation for contact {{contact.id}} in {{workflow}} at {{step}}: owner is now {{owner.name}}."
+            let sent = run.notify(escalate.notify, channel: escalate.channel, template: template, step: step.id,
+                                  definition: definition, directory: directory)
+            if sent > 0 { detail += "; notified \(sent)" }
+            return .next(next, detail: detail)
+
+        case .handoff(let handoff, let next):
+            let decision = Router.route(
+                team: handoff.team, strategy: handoff.strategy, fallback: handoff.fallback, contact: run.contact,
+                directory: &directory, rotation: &rotation, now: run.now)
+            if let error = run.apply(decision, directory: directory, reasonOverride: "handoff:\(handoff.reason)") {
+                return .failure(error)
+            }
+            let template = handoff.message
+                ?? "Contact {{contact.id}} handed off to {{team}} ({{reason}}): new owner {{owner.name}}."
+            let sent = run.notify(handoff.notify, channel: handoff.channel, template: template, step: step.id,
+                                  definition: definition, directory: directory, reason: handoff.reason)
+            return .next(next, detail: "handoff:\(handoff.reason): \(run.describe(decision)); notified \(sent)")
+
+        case .branch(let branch):
+            for (index, branchCase) in branch.cases.enumerated() where branchCase.when.matches(run.contact.attributes) {
+                return .next(branchCase.next, detail: "branch: case \(index + 1) -> \(branchCase.next)")
+            }
+            return .next(branch.otherwise, detail: "branch: otherwise -> \(branch.otherwise)")
+
+        case .goto(let target):
+            return .next(target, detail: "goto \(target)")
+
+        case .end(let end):
+            return .end(end.outcome)
+        }
+    }
+
+    private func escalationDecision(
+        _ target: EscalationTarget, run: Run, directory: inout Directory, rotation: inout Rotation
+    ) -> Router.Decision {
+        let team = run.contact.team ?? ""
+        switch target {
+        case .backup:
+            // The contact's backup owner, else the owner's backup, else the next in the team's rotation.
+            let backup = run.contact.backupOwner ?? run.contact.owner.flatMap { directory.members[$0]?.backup }
+            if let backup, backup != run.contact.owner, let info = directory.members[backup], info.isEligible(at: run.now) {
+                directory.members[backup]?.openCount += 1
+                return .member(backup, team: info.team, reason: "backup")
+            }
+            return Router.route(team: team, strategy: .roundRobin, fallback: .queue, contact: run.contact,
+                                directory: &directory, rotation: &rotation, now: run.now)
+        case .manager:
+            if let manager = directory.teams[team]?.manager, let info = directory.members[manager], info.active {
+                directory.members[manager]?.openCount += 1
+                return .member(manager, team: info.team, reason: "manager")
+            }
+            return .fail("team \(team) has no active manager to escalate to")
+        case .team(let name):
+            return Router.route(team: name, strategy: .roundRobin, fallback: .queue, contact: run.contact,
+                                directory: &directory, rotation: &rotation, now: run.now)
+        case .nextInRotation:
+            return Router.route(team: team, strategy: .roundRobin, fallback: .queue, contact: run.contact,
+                                directory: &directory, rotation: &rotation, now: run.now)
+        }
+    }
+}
+
+func iso(_ date: Date) -> String {
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: date)
+}
+
+/// The working state of one claim.
+struct Run {
+    let instance: InstanceSnapshot
+    let now: Date
+    var contact: ContactSnapshot
+    var step: String
+    var seq: Int
+    var attempt: Int
+    var priority: Int
+    var waitEvent: String?
+    var waitStartedAt: Date?
+    var deadline: Date?
+    var lastError: String?
+    var outcome: String?
+    var usedSignals: [Int] = []
+    var pendingSignals: [PendingSignal]
+    var contactChanged = false
+    var queued = false
+    var ownerChanges: [OwnerChange] = []
+    var notifications: [OutboundMessage] = []
+    var events: [TimelineEvent] = []
+    var currentState: InstanceState
+
+    init(instance: InstanceSnapshot, now: Date) {
+        self.instance = instance
+        self.now = now
+        currentState = instance.state
+        contact = instance.contact
+        step = instance.step
+        seq = instance.seq
+        attempt = instance.attempt
+        priority = instance.priority
+        waitStartedAt = instance.waitStartedAt
+        deadline = instance.deadline
+        pendingSignals = instance.pendingSignals.sorted { $0.id < $1.id }
+    }
+
+    mutating func record(step: String, to state: InstanceState, detail: String, error: String? = nil) {
+        seq += 1
+        events.append(TimelineEvent(seq: seq, step: step, fromState: currentState, toState: state,
+                                    owner: contact.owner, attempt: attempt, detail: detail, error: error))
+        currentState = state == .running ? .running : state
+    }
+
+    mutating func takeSignal(named name: String) -> PendingSignal? {
+        guard let index = pendingSignals.firstIndex(where: { $0.name == name }) else { return nil }
+        let signal = pendingSignals.remove(at: index)
+        usedSignals.append(signal.id)
+        return signal
+    }
+
+    /// Applies a routing decision to the contact; returns an error for `.fail`.
+    mutating func apply(_ decision: Router.Decision, directory: Directory, reasonOverride: String? = nil) -> String? {
+        switch decision {
+        case .fail(let error):
+            return error
+        case .queue(let team, let reason):
+            if contact.owner != nil || contact.team != team {
+                ownerChanges.append(OwnerChange(contact: contact.id, from: contact.owner, to: nil, team: team,
+                                                reason: reasonOverride.map { "\($0) (\(reason))" } ?? reason))
+                if contact.owner != nil { contact.previousOwner = contact.owner }
+            }
+            contact.owner = nil
+            contact.team = team
+            contact.backupOwner = nil
+            queued = true
+            contactChanged = true
+            return nil
+        case .member(let member, let team, let reason):
+            let why = reasonOverride ?? reason
+            if contact.owner != member {
+                ownerChanges.append(OwnerChange(contact: contact.id, from: contact.owner, to: member, team: team, reason: why))
+                contact.previousOwner = contact.owner
+            }
+            contact.owner = member
+            contact.team = team
+            contact.backupOwner = directory.members[member]?.backup
+            queued = false
+            contactChanged = true
+            return nil
+        }
+    }
+
+    func describe(_ decision: Router.Decision) -> String {
+        switch decision {
+        case .member(let member, let team, let reason): return "assigned \(member) in \(team) (\(reason))"
+        case .queue(let team, let reason): return "queued in \(team) (\(reason))"
+        case .fail(let error): return "failed: \(error)"
+        }
+    }
+
+    /// Writes one outbox message per resolved recipient; returns how many.
+    mutating func notify(
+        _ recipients: [Recipient], channel: String, template: String, step: String, definition: WorkflowDefinition,
+        directory: Directory, reason: String? = nil
+    ) -> Int {
+        var ids: [String] = []
+        var toContact = false
+        for recipient in recipients {
+            switch recipient {
+            case .owner, .newOwner: if let o = contact.owner { ids.append(o) }
+            case .backup: if let b = contact.backupOwner ?? contact.owner.flatMap({ directory.members[$0]?.backup }) { ids.append(b) }
+            case .manager: if let team = contact.team, let m = directory.teams[team]?.manager { ids.append(m) }
+            case .previousOwner: if let p = contact.previousOwner { ids.append(p) }
+            case .team(let name):
+                ids += (directory.teams[name]?.members ?? []).filter { directory.members[$0]?.active == true }
+            case .member(let id): ids.append(id)
+            case .contact: toContact = true
+            }
+        }
+        var seen = Set<String>()
+        ids = ids.filter { seen.insert($0).inserted }
+        let base = values(step: step, definition: definition, directory: directory, reason: reason)
+        let transition = seq + 1  // the event this step is about to record
+        for (index, id) in ids.enumerated() {
+            var vars = base
+            let member = directory.members[id]
+            vars["recipient.id"] = id
+            vars["recipient.name"] = member?.name ?? id
+            notifications.append(OutboundMessage(
+                key: "i\(instance.id)-t\(transition)-r\(index)", step: step, channel: channel, recipient: id, email: member?.email,
+                message: Template.render(template, vars), suppressed: false))
+        }
+        if toContact {
+            // Consent: `consent.<channel type or name>` = false, or `consent` = false, suppresses the message.
+            let consent = contact.attributes["consent.\(channel)"] ?? contact.attributes["consent.email"]
+                ?? contact.attributes["consent"]
+            let suppressed = consent.map { ["false", "no", "0"].contains($0.lowercased()) } ?? false
+            notifications.append(OutboundMessage(
+                key: "i\(instance.id)-t\(transition)-contact", step: step, channel: channel, recipient: "contact",
+                email: contact.attributes["email"], message: Template.render(template, base), suppressed: suppressed))
+            return ids.count + (suppressed ? 0 : 1)
+        }
+        return ids.count
+    }
+
+    func values(step: String, definition: WorkflowDefinition, directory: Directory, reason: String?) -> [String: String] {
+        var vars: [String: String] = [
+            "contact.id": contact.id, "workflow": definition.name, "step": step, "instance": String(instance.id),
+            "team": contact.team ?? "", "reason": reason ?? "",
+        ]
+        for (key, value) in contact.attributes { vars["contact.\(key)"] = value }
+        if vars["contact.name"] == nil { vars["contact.name"] = contact.id }
+        func person(_ prefix: String, _ id: String?) {
+            guard let id else { return }
+            vars["\(prefix).id"] = id
+            vars["\(prefix).name"] = directory.members[id]?.name ?? id
+            vars["\(prefix).email"] = directory.members[id]?.email ?? ""
+        }
+        person("owner", contact.owner)
+        person("new_owner", contact.owner)
+        person("previous_owner", contact.previousOwner)
+        if let deadline { vars["deadline"] = iso(deadline) }
+        if let waitEvent { vars["event"] = waitEvent }
+        return vars
+    }
+
+    func finish(state: InstanceState, runAt: Date) -> Advance {
+        Advance(
+            instance: instance.id, fence: instance.fence, state: state, step: step, seq: seq, attempt: attempt,
+            priority: priority, runAt: state == .waiting ? (deadline ?? runAt) : runAt,
+            waitEvent: state == .waiting ? waitEvent : nil,
+            waitStartedAt: state == .waiting ? waitStartedAt : nil, deadline: state == .waiting ? deadline : nil,
+            lastError: state == .completed ? nil : lastError, outcome: outcome, usedSignals: usedSignals,
+            contact: contactChanged ? contact : nil, queued: queued, ownerChanges: ownerChanges,
+            notifications: notifications, events: events)
+    }
+}

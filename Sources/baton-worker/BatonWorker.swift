@@ -1,0 +1,92 @@
+import ArgumentParser
+import Baton
+import Dispatch
+import Foundation
+import Logging
+import Postgres
+
+/// Runs workflow instances: claims due ones in batches, advances them, commits each batch at once.
+@main
+struct BatonWorker: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "baton-worker",
+        abstract: "Run Baton's workflow instances. Start as many as you like, on any host.",
+        discussion: """
+            Stops on SIGTERM or SIGINT: claims nothing more, commits what it holds, exits 0.
+            The database comes from --database-url, then DATABASE_URL, then libpq's PG* variables.
+
+            Examples:
+              baton-worker --concurrency 4
+              baton-worker --until-idle          # drain what is due now, then exit
+            """)
+
+    @Option(name: .customLong("database-url"), help: "libpq URL or key=value string.") var databaseURL: String?
+    @Option(help: "Batches processed in parallel.") var concurrency = 2
+    @Option(help: "Instances claimed per batch.") var batchSize = 50
+    @Option(help: "This worker's name in leases, timelines and logs (default: host-pid).") var id: String?
+    @Option(help: "How often to look for due work when not woken by NOTIFY, e.g. 1s, 500ms.") var pollInterval = "1s"
+    @Option(help: "How long a claim holds an instance before another worker may take it over.") var lease = "10s"
+    @Flag(help: "Process what is due now, then exit.") var untilIdle = false
+    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+
+    func validate() throws {
+        if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
+        if parseDuration(pollInterval) == nil { throw ValidationError("--poll-interval: bad duration \(pollInterval) (e.g. 500ms, 1s, 2m)") }
+        if parseDuration(lease) == nil { throw ValidationError("--lease: bad duration \(lease) (e.g. 10s)") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: one of trace, debug, info, notice, warning, error") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "baton.worker")
+        let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        let config = try ConnectionConfig.fromEnvironment(url: databaseURL, applicationName: "baton-worker")
+        let pool = ConnectionPool(config, maxConnections: concurrency + 2, logger: logger)
+        let store = Store(pool: pool, logger: logger)
+        let worker = Worker(
+            store: store,
+            configuration: WorkerConfiguration(
+                id: name, concurrency: concurrency, batchSize: batchSize, pollInterval: parseDuration(pollInterval)!,
+                lease: parseDuration(lease)!, untilIdle: untilIdle),
+            logger: logger)
+
+        // SIGTERM / SIGINT ask the worker to stop; a second one exits at once.
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let sources = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let seen = SignalCount()
+            source.setEventHandler {
+                if seen.increment() > 1 { Foundation.exit(1) }
+                logger.info("stopping", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
+                Task { await worker.stop() }
+            }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+        try await worker.run()
+        await pool.close()
+    }
+}
+
+/// Counts signals received. `@unchecked Sendable`: `count` is only touched under `lock`.
+final class SignalCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() -> Int { lock.withLock { count += 1; return count } }
+}
+
+/// `500ms`, `2s`, `1m`, `1h` into a Duration.
+func parseDuration(_ text: String) -> Duration? {
+    if text.hasSuffix("ms"), let n = Int(text.dropLast(2)), n > 0 { return .milliseconds(n) }
+    let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
+    guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0 else { return nil }
+    return .milliseconds(Int(n * Double(unit) * 1000))
+}

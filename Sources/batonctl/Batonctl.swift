@@ -1,0 +1,119 @@
+import ArgumentParser
+import Baton
+import BatonCore
+import Foundation
+import Postgres
+
+/// The admin CLI. Exit status: 0 ok, 1 a user error (one line says what and how to fix it),
+/// 2 an internal fault.
+@main
+struct Batonctl: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batonctl",
+        abstract: "Apply Baton's teams and workflows, enroll contacts, send signals, inspect instances.",
+        discussion: """
+            The database comes from --database-url, then DATABASE_URL, then libpq's PG* variables.
+
+            A first session:
+              batonctl migrate
+              batonctl teams apply examples/teams.yaml
+              batonctl workflows apply examples/inbound-lead.yaml
+              batonctl start inbound-lead --contact C-1001 --attr country=DE --attr tier=enterprise
+              batonctl signal first_touch --contact C-1001
+            """,
+        subcommands: [
+            Migrate.self, Teams.self, Channels.self, Workflows.self, Start.self, SignalCommand.self, Instances.self,
+        ])
+
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withCode: Self.report(error))
+        }
+    }
+
+    /// Prints an error as one line (or one line per definition issue) and picks the exit status.
+    static func report(_ error: Error) -> Int32 {
+        let code = exitCode(for: error)
+        if code.rawValue == 0 || error is CleanExit {
+            // --help, --version
+            Self.exit(withError: error)
+        }
+        switch error {
+        case let issues as DefinitionErrors:
+            FileHandle.standardError.write(Data((issues.description + "\n").utf8))
+            return 1
+        case let error as BatonError:
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            return 1
+        case let error as PostgresError:
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            return error.code == .connectionFailed || error.code == .invalidConfiguration ? 1 : 2
+        case let error as ExitCode:
+            return error.rawValue
+        default:
+            if code.rawValue == 64 || error is ValidationError {  // usage errors from ArgumentParser
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                return 1
+            }
+            FileHandle.standardError.write(Data("internal error: \(error)\n".utf8))
+            return 2
+        }
+    }
+
+    static func exit(withCode code: Int32) -> Never {
+        Foundation.exit(code)
+    }
+}
+
+/// `--database-url` for every command that talks to the database.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "libpq URL or key=value string (default: DATABASE_URL, then PG* variables).")
+    var databaseURL: String?
+
+    func store(connections: Int = 4) throws -> Store {
+        let config = try ConnectionConfig.fromEnvironment(url: databaseURL, applicationName: "batonctl")
+        return Store(pool: ConnectionPool(config, maxConnections: connections))
+    }
+}
+
+/// Reads a file given on the command line, with a one-line error when it cannot be read.
+func readInputFile(_ path: String) throws -> String {
+    guard FileManager.default.fileExists(atPath: path) else { throw BatonError.notFound("no such file: \(path)") }
+    guard let data = FileManager.default.contents(atPath: path) else { throw BatonError.invalid("cannot read \(path)") }
+    guard let text = String(data: data, encoding: .utf8) else { throw BatonError.invalid("\(path) is not UTF-8 text") }
+    return text
+}
+
+/// Prints a value as pretty JSON with RFC 3339 UTC times.
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+}
+
+/// Formats rows as an aligned table.
+func table(_ header: [String], _ rows: [[String]]) -> String {
+    var widths = header.map(\.count)
+    for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+    func line(_ cells: [String]) -> String {
+        cells.enumerated().map { i, cell in
+            i == cells.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }
+    return ([line(header)] + rows.map(line)).joined(separator: "\n")
+}
+
+func rfc3339(_ date: Date?) -> String {
+    guard let date else { return "-" }
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: date)
+}

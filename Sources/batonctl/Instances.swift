@@ -1,0 +1,76 @@
+import ArgumentParser
+import Baton
+import Foundation
+
+struct Instances: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List and inspect workflow instances.", subcommands: [List.self, Show.self])
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List instances, oldest first.",
+            discussion: "Example:\n  batonctl instances list --workflow inbound-lead --state waiting --json")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Only this workflow.") var workflow: String?
+        @Option(help: "Only this state: ready, running, waiting, completed, failed, cancelled.") var state: String?
+        @Option(help: "Only contacts owned by this member.") var owner: String?
+        @Option(help: "Only contacts in this team.") var team: String?
+        @Option(help: "Only instances at this step.") var step: String?
+        @Option(help: "At most this many.") var limit = 100
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            let states = ["ready", "running", "waiting", "completed", "failed", "cancelled"]
+            if let state, !states.contains(state) { throw ValidationError("--state must be one of \(states.joined(separator: ", "))") }
+            if limit < 1 { throw ValidationError("--limit must be at least 1") }
+        }
+
+        func run() async throws {
+            let store = try database.store(connections: 1)
+            let rows = try await store.instances(InstanceFilter(workflow: workflow, state: state, owner: owner, team: team, step: step, limit: limit))
+            await store.pool.close()
+            if json { try printJSON(rows); return }
+            print(table(["ID", "WORKFLOW", "V", "CONTACT", "STATE", "STEP", "OWNER", "TEAM", "RUN_AT"], rows.map {
+                [$0.id, $0.workflow, String($0.version), $0.contact, $0.state, $0.step, $0.owner ?? "-", $0.team ?? "-", rfc3339($0.run_at)]
+            }))
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show one instance and its whole timeline.",
+            discussion: "Example:\n  batonctl instances show 42 --json")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The instance id.") var id: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            guard let number = Int(id) else { throw BatonError.invalid("instance ids are numbers, got \(id)") }
+            let store = try database.store(connections: 1)
+            let found = try await store.instance(number)
+            await store.pool.close()
+            guard let (summary, lastError, timeline) = found else { throw BatonError.notFound("no instance \(id)") }
+            if json {
+                struct Item: Encodable {
+                    var id, workflow, contact, state, step: String
+                    var version, priority: Int
+                    var owner, team, last_error: String?
+                    var run_at, updated_at: Date
+                    var timeline: [TimelineEntry]
+                }
+                try printJSON(Item(id: summary.id, workflow: summary.workflow, contact: summary.contact, state: summary.state,
+                                   step: summary.step, version: summary.version, priority: summary.priority, owner: summary.owner,
+                                   team: summary.team, last_error: lastError, run_at: summary.run_at, updated_at: summary.updated_at,
+                                   timeline: timeline))
+                return
+            }
+            print("instance \(summary.id): \(summary.workflow) v\(summary.version), contact \(summary.contact)")
+            print("state \(summary.state) at step \(summary.step); owner \(summary.owner ?? "-") (\(summary.team ?? "-")); priority \(summary.priority)")
+            if let lastError { print("last error: \(lastError)") }
+            print(table(["SEQ", "AT", "STEP", "FROM", "TO", "OWNER", "WORKER", "TRY", "DETAIL"], timeline.map {
+                [String($0.seq), rfc3339($0.at), $0.step, $0.from_state, $0.to_state, $0.owner ?? "-", $0.worker ?? "-",
+                 String($0.attempt), ($0.error.map { "error: \($0)" } ?? $0.detail ?? "")]
+            }))
+        }
+    }
+}

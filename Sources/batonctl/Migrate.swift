@@ -1,0 +1,22 @@
+import ArgumentParser
+import Baton
+
+struct Migrate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create or update Baton's tables (safe to run again, and from several hosts at once).",
+        discussion: "The migrations are built into batonctl; it works from any directory.\n\nExample:\n  batonctl migrate --database-url postgresql://baton@db/baton")
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let store = try database.store(connections: 1)
+        let report = try await store.migrate()
+        if report.applied.isEmpty {
+            print("schema is up to date (version \(report.version)); nothing to do")
+        } else {
+            for migration in report.applied { print("applied \(migration.name)") }
+            print("schema is at version \(report.version)")
+        }
+        await store.pool.close()
+    }
+}

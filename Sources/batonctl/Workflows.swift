@@ -1,0 +1,103 @@
+import ArgumentParser
+import Baton
+import BatonCore
+import Foundation
+
+struct Workflows: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Apply, list and show workflow definitions.", subcommands: [Apply.self, List.self, Show.self])
+
+    struct Apply: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate workflow files and store each as a new version when it changed.",
+            discussion: """
+                Prints NAME vN for a new version and NAME vN unchanged when the newest stored version is
+                the same. Running instances stay on the version they started on. Every mistake in every
+                file is reported as FILE:LINE:COLUMN: field: problem, and then nothing is stored.
+                Apply the team and channel files first: steps may only name known teams and channels.
+
+                Example:
+                  batonctl workflows apply examples/inbound-lead.yaml
+                """)
+
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "Workflow files (YAML or JSON).") var files: [String]
+
+        func validate() throws {
+            if files.isEmpty { throw ValidationError("give at least one workflow file") }
+        }
+
+        func run() async throws {
+            let store = try database.store(connections: 1)
+            defer { Task { await store.pool.close() } }
+            let known = try await store.knownNames()
+            var parsed: [(WorkflowDefinition, String, String)] = []
+            var issues: [DefinitionIssue] = []
+            for file in files {
+                let text = try readInputFile(file)
+                do {
+                    parsed.append((try DefinitionLoader.workflow(from: text, file: file, known: known), text, file))
+                } catch let error as DefinitionErrors {
+                    issues += error.issues
+                }
+            }
+            if !issues.isEmpty { throw DefinitionErrors(issues: issues) }
+            for (definition, text, file) in parsed {
+                let result = try await store.applyWorkflow(definition, source: text, file: file)
+                print("\(result.name) v\(result.version)\(result.created ? "" : " unchanged")")
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List workflows: newest version, live instances, last applied.",
+            discussion: "Example:\n  batonctl workflows list --json")
+
+        @OptionGroup var database: DatabaseOptions
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let store = try database.store(connections: 1)
+            let summaries = try await store.workflowSummaries()
+            await store.pool.close()
+            if json {
+                struct Item: Encodable { var name: String; var version: Int; var active: Int; var created_at: Date; var updated_at: Date }
+                try printJSON(summaries.map { Item(name: $0.name, version: $0.version, active: $0.active, created_at: $0.createdAt, updated_at: $0.updatedAt) })
+                return
+            }
+            if summaries.isEmpty { print("no workflows yet: batonctl workflows apply FILE"); return }
+            print(table(["NAME", "VERSION", "ACTIVE", "UPDATED"], summaries.map {
+                [$0.name, "v\($0.version)", String($0.active), rfc3339($0.updatedAt)]
+            }))
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show one version of a workflow (the newest by default).",
+            discussion: "Example:\n  batonctl workflows show inbound-lead --version 1")
+
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The workflow's name.") var name: String
+        @Option(help: "The version to show.") var version: Int?
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let store = try database.store(connections: 1)
+            let stored = try await store.workflow(name, version: version)
+            await store.pool.close()
+            guard let stored else {
+                if let version { throw BatonError.notFound("workflow \(name) has no version \(version)") }
+                throw BatonError.notFound("unknown workflow \(name): see `batonctl workflows list`")
+            }
+            if json {
+                struct Item: Encodable { var name: String; var version: Int; var created_at: Date; var file: String?; var definition: WorkflowDefinition; var source: String }
+                try printJSON(Item(name: stored.name, version: stored.version, created_at: stored.createdAt, file: stored.file, definition: stored.definition, source: stored.source))
+                return
+            }
+            print("# \(stored.name) v\(stored.version), applied \(rfc3339(stored.createdAt))\(stored.file.map { " from \($0)" } ?? "")")
+            print(stored.source, terminator: stored.source.hasSuffix("\n") ? "" : "\n")
+        }
+    }
+}
