@@ -23,6 +23,7 @@ struct Batonctl: AsyncParsableCommand {
             """,
         subcommands: [
             Migrate.self, Teams.self, Channels.self, Workflows.self, Start.self, SignalCommand.self, Instances.self,
+            StatsCommand.self,
         ])
 
     static func main() async {

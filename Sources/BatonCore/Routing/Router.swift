@@ -59,10 +59,11 @@ public enum Router {
             let chosen: String
             switch strategy {
             case .leastLoaded:
-                chosen = eligible.min { a, b in
-                    let la = load(directory.members[a]!), lb = load(directory.members[b]!)
-                    return la != lb ? la < lb : a < b
-                }!
+                // The lowest open-work-to-capacity ratio; ties take turns through the rotation.
+                let loads = eligible.map { load(directory.members[$0]!) }
+                let lowest = loads.min()!
+                let tied = eligible.indices.filter { loads[$0] == lowest }.map { eligible[$0] }
+                chosen = tied[rotation.next(team) % tied.count]
             case .weighted:
                 let weights = eligible.map { max(0, directory.members[$0]!.weight) }
                 guard weights.reduce(0, +) > 0 else {

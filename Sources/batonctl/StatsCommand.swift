@@ -1,0 +1,48 @@
+import ArgumentParser
+import Baton
+import Foundation
+
+struct StatsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "stats",
+        abstract: "Outcomes: started, completed, active; SLA met and breached per wait step; escalations; handoffs; speed to lead; load per owner; coverage.",
+        discussion: "Example:\n  batonctl stats --workflow inbound-lead --since 7d --json")
+
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Only this workflow.") var workflow: String?
+    @Option(help: "Only instances enrolled within this long, e.g. 24h, 7d (default: all).") var since: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if let since, parseSpan(since) == nil { throw ValidationError("--since: bad duration \(since) (e.g. 90s, 15m, 4h, 3d)") }
+    }
+
+    func run() async throws {
+        let from = since.flatMap(parseSpan).map { Date().addingTimeInterval(-$0) } ?? Date(timeIntervalSince1970: 0)
+        let store = try database.store(connections: 1)
+        let stats = try await store.stats(workflow: workflow, since: from)
+        await store.pool.close()
+        if json { try printJSON(stats); return }
+        if stats.workflows.isEmpty { print("no instances\(workflow.map { " of \($0)" } ?? "") yet") }
+        for w in stats.workflows {
+            print("\(w.workflow): started \(w.started), completed \(w.completed), active \(w.active), failed \(w.failed), cancelled \(w.cancelled)")
+            for (step, sla) in w.sla.sorted(by: { $0.key < $1.key }) {
+                print("  sla \(step): met \(sla.met), breached \(sla.breached) (\(Int((sla.breach_rate * 100).rounded()))% breached)")
+            }
+            print("  escalations \(w.escalations), handoffs \(w.handoffs)")
+            if let p50 = w.speed_to_lead_p50_s, let p90 = w.speed_to_lead_p90_s {
+                print(String(format: "  speed to lead: p50 %.1fs, p90 %.1fs", p50, p90))
+            }
+        }
+        print("")
+        print(table(["MEMBER", "TEAM", "OPEN", "ASSIGNED"], stats.owners.map { [$0.member, $0.team, String($0.open), String($0.assigned_total)] }))
+        print(String(format: "coverage: %.0f%% of contacts have an active owner", stats.coverage * 100))
+    }
+}
+
+/// `90s`, `15m`, `4h`, `3d` in seconds.
+func parseSpan(_ text: String) -> TimeInterval? {
+    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
+    guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0 else { return nil }
+    return n * unit
+}
