@@ -38,7 +38,7 @@ let package = Package(
         .executableTarget(
             name: "baton-bench",
             dependencies: [
-                "Postgres",
+                "Baton", "BatonCore", "Postgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swift6),

@@ -8,7 +8,7 @@ struct BatonBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "baton-bench",
         abstract: "Measure Baton's throughput on a real PostgreSQL (build with -c release).",
-        subcommands: [PostgresInserts.self])
+        subcommands: [PostgresInserts.self, WorkerThroughput.self])
 }
 
 struct PostgresInserts: AsyncParsableCommand {
