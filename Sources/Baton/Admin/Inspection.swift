@@ -80,20 +80,22 @@ extension Store {
         FROM instance_events WHERE instance = $1 ORDER BY seq
         """
 
+    static let selectInstance = """
+        SELECT i.id, i.workflow, i.version, i.contact, i.state, i.step, c.owner, c.team, i.priority, i.run_at,
+               i.updated_at, i.last_error
+        FROM workflow_instances i JOIN contacts c ON c.id = i.contact WHERE i.id = $1
+        """
+
     /// The instance and its whole timeline; nil when there is no such instance.
     public func instance(_ id: Int) async throws -> (InstanceSummary, lastError: String?, timeline: [TimelineEntry])? {
         try await pool.withConnection { connection in
-            let rows = try await connection.query(Self.listInstances.replacingOccurrences(
-                of: "WHERE ($1::text IS NULL", with: "WHERE i.id = $7 AND ($1::text IS NULL"),
-                [nil, nil, nil, nil, nil, 1, id])
-            guard let row = rows.first else { return nil }
+            guard let row = try await connection.query(Self.selectInstance, [id]).first else { return nil }
             let summary = InstanceSummary(
                 id: String(try row.decode(Int.self, "id")), workflow: try row.decode("workflow"),
                 version: try row.decode("version"), contact: try row.decode("contact"), state: try row.decode("state"),
                 step: try row.decode("step"), owner: try row.decode("owner"), team: try row.decode("team"),
                 priority: try row.decode("priority"), run_at: try row.decode("run_at"), updated_at: try row.decode("updated_at"))
-            let lastError = try await connection.query("SELECT last_error FROM workflow_instances WHERE id = $1", [id])[0]
-                .decode(String?.self, at: 0)
+            let lastError: String? = try row.decode("last_error")
             let timeline = try await connection.query(Self.instanceTimeline, [id]).map { row in
                 TimelineEntry(
                     seq: try row.decode("seq"), step: try row.decode("step"), from_state: try row.decode("from_state"),

@@ -1,11 +1,12 @@
-/// One mistake in a definition file, as `FILE:LINE:COLUMN: path.to.field: message`.
+/// One mistake in a definition file, printed as `FILE:LINE:COLUMN: path.to.field: message`.
 public struct DefinitionIssue: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The file name as given to the loader.
     public var file: String
     /// 1-based.
     public var line: Int
-    /// 1-based.
+    /// 1-based, counted in Unicode scalars.
     public var column: Int
-    /// The field, e.g. `steps.first-touch.wait_for_sla.within`.
+    /// The field, e.g. `steps.first-touch.wait_for_sla.within`; empty for the file as a whole.
     public var path: String
     /// What is wrong and what would be right.
     public var message: String
@@ -18,55 +19,21 @@ public struct DefinitionIssue: Error, Hashable, Sendable, CustomStringConvertibl
         self.message = message
     }
 
+    /// One line: `FILE:LINE:COLUMN: path: message` (the path reads `(file)` when it is empty).
     public var description: String { "\(file):\(line):\(column): \(path.isEmpty ? "(file)" : path): \(message)" }
 }
 
-/// Every mistake found in one or more files, sorted by position.
+/// Every mistake found in one or more files, sorted by file, line and column.
 public struct DefinitionErrors: Error, Sendable, CustomStringConvertible {
+    /// The issues, sorted by file, line and column (file order is kept for issues at the same place).
     public var issues: [DefinitionIssue]
+
     public init(issues: [DefinitionIssue]) {
-        self.issues = issues.sorted { ($0.file, $0.line, $0.column) < ($1.file, $1.line, $1.column) }
+        self.issues = issues.enumerated().sorted { a, b in
+            (a.element.file, a.element.line, a.element.column, a.offset) < (b.element.file, b.element.line, b.element.column, b.offset)
+        }.map(\.element)
     }
+
+    /// One line per issue.
     public var description: String { issues.map(\.description).joined(separator: "\n") }
-}
-
-/// Names known in the database, for cross-reference checks; a nil set is not checked.
-public struct KnownNames: Sendable {
-    public var teams: Set<String>?
-    public var calendars: Set<String>?
-    public var channels: Set<String>?
-    public var members: Set<String>?
-    public init(teams: Set<String>? = nil, calendars: Set<String>? = nil, channels: Set<String>? = nil,
-                members: Set<String>? = nil) {
-        self.teams = teams
-        self.calendars = calendars
-        self.channels = channels
-        self.members = members
-    }
-}
-
-/// The closest of `candidates` to `word`, when it is close enough to be a likely typo.
-func suggestion(for word: String, in candidates: [String]) -> String? {
-    func distance(_ a: [Character], _ b: [Character]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        for i in 1...a.count {
-            var current = [i] + Array(repeating: 0, count: b.count)
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            previous = current
-        }
-        return previous[b.count]
-    }
-    let w = Array(word.lowercased())
-    let scored = candidates.map { ($0, distance(w, Array($0.lowercased()))) }.sorted { $0.1 < $1.1 }
-    guard let best = scored.first, best.1 <= max(2, word.count / 3) else { return nil }
-    return best.0
-}
-
-/// ` (did you mean "x"?)` or nothing.
-func didYouMean(_ word: String, _ candidates: [String]) -> String {
-    suggestion(for: word, in: candidates).map { " (did you mean \"\($0)\"?)" } ?? ""
 }

@@ -2,180 +2,205 @@ import Foundation
 import Yams
 
 extension DefinitionLoader {
-    static let weekdays = ["mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7]
+    static let weekdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
-    /// A team file. Throws `DefinitionErrors` listing every mistake.
+    /// A team file (YAML or JSON): calendars, and teams with their members. Names are checked within the file:
+    /// team calendars, managers and backups must be defined in it; member ids are unique across it.
+    /// - Throws: `DefinitionErrors` listing every mistake in the file.
     public static func teams(from text: String, file: String) throws -> TeamsFile {
         let r = NodeReader(file: file)
-        guard let root = r.compose(text), let top = r.mapping(root, "", allowed: ["calendars", "teams"]) else {
-            throw DefinitionErrors(issues: r.issues)
+        let teams = readTeamsFile(text, r)
+        guard r.issues.isEmpty, let teams else { throw DefinitionErrors(issues: r.issues) }
+        return teams
+    }
+
+    /// A reference from one place in the file to a name defined elsewhere in it.
+    private struct Reference {
+        let name: String
+        let node: Node
+        let path: String
+    }
+
+    private static func readTeamsFile(_ text: String, _ r: NodeReader) -> TeamsFile? {
+        guard let root = r.compose(text) else {
+            if r.issues.isEmpty { r.issue(line: 1, column: 1, "", "the file is empty; a team file lists teams (and calendars)") }
+            return nil
         }
-        let f = Dictionary(top.map { ($0.key, $0.node) }, uniquingKeysWith: { a, _ in a })
+        guard let top = r.fields(root, "", allowed: ["calendars", "teams"], expected: "a team file (a mapping with calendars and teams)")
+        else { return nil }
+
         var calendars: [BusinessCalendar] = []
-        for (i, node) in (f["calendars"].flatMap { r.list($0, "calendars") } ?? []).enumerated() {
-            if let calendar = parseCalendar(node, "calendars[\(i)]", r) {
-                if calendars.contains(where: { $0.name == calendar.name }) {
-                    r.issue(node, "calendars[\(i)].name", "calendar \"\(calendar.name)\" is defined twice")
-                }
+        var calendarLines: [String: Int] = [:]
+        for (i, node) in (r.list(top, "calendars") ?? []).enumerated() {
+            let p = "calendars[\(i)]"
+            guard let (calendar, nameNode) = readCalendar(node, p, r) else { continue }
+            if let line = calendarLines[calendar.name] {
+                r.issue(nameNode, "\(p).name", "duplicate calendar \"\(calendar.name)\" (first at line \(line))")
+            } else {
+                calendarLines[calendar.name] = nameNode.mark?.line ?? 1
                 calendars.append(calendar)
             }
         }
-        if f["teams"] == nil { r.missing(root, "", "teams") }
+        let calendarNames = calendars.map(\.name)
+
         var teams: [Team] = []
-        var teamNodes: [(Team, Node, String)] = []
-        for (i, node) in (f["teams"].flatMap { r.list($0, "teams") } ?? []).enumerated() {
+        var teamLines: [String: Int] = [:]
+        var memberLines: [String: (team: String, line: Int)] = [:]
+        var calendarRefs: [Reference] = []
+        var memberRefs: [(Reference, what: String, of: String?)] = []
+        for (i, node) in (r.list(top, "teams", required: true, hint: " (a list of teams with their members)") ?? []).enumerated() {
             let p = "teams[\(i)]"
-            guard let team = parseTeam(node, p, r) else { continue }
-            if teams.contains(where: { $0.name == team.name }) { r.issue(node, "\(p).name", "team \"\(team.name)\" is defined twice") }
-            if let calendar = team.calendar, !calendars.contains(where: { $0.name == calendar }) {
-                r.issue(node, "\(p).calendar", "unknown calendar \"\(calendar)\"\(didYouMean(calendar, calendars.map(\.name)))")
+            guard let f = r.fields(node, p, allowed: ["name", "kind", "calendar", "manager", "members"],
+                                   expected: "a team (a mapping with name, kind and members)")
+            else { continue }
+            let name = r.string(f, "name", required: true)
+            let kind = f["kind"] == nil ? .other : r.choice(f, "kind", TeamKind.self)
+            let calendar = r.string(f, "calendar")
+            if let calendar, let node = f["calendar"] { calendarRefs.append(Reference(name: calendar, node: node, path: f.path("calendar"))) }
+            let manager = r.string(f, "manager")
+            if let manager, let node = f["manager"] {
+                memberRefs.append((Reference(name: manager, node: node, path: f.path("manager")), "manager", nil))
             }
-            teams.append(team)
-            teamNodes.append((team, node, p))
-        }
-        // Member ids are unique across the file; managers and backups name members of the file.
-        var ids: [String: String] = [:]
-        for (team, node, p) in teamNodes {
-            for (j, member) in team.members.enumerated() {
-                if let other = ids[member.id] {
-                    r.issue(node, "\(p).members[\(j)].id", "member \"\(member.id)\" is also in team \(other); a member belongs to one team")
+            var members: [Member] = []
+            for (j, memberNode) in (r.list(f, "members") ?? []).enumerated() {
+                let mp = "\(f.path("members"))[\(j)]"
+                guard let (member, mf) = readMember(memberNode, mp, r) else { continue }
+                if let first = memberLines[member.id], let idNode = mf["id"] {
+                    r.issue(idNode, mf.path("id"), "duplicate member id \"\(member.id)\" (first at line \(first.line), in team "
+                            + "\(first.team)); a member id is unique across the file")
+                    continue
                 }
-                ids[member.id] = team.name
+                memberLines[member.id] = (name ?? p, mf["id"]?.mark?.line ?? 1)
+                if let backup = member.backup, let node = mf["backup"] {
+                    memberRefs.append((Reference(name: backup, node: node, path: mf.path("backup")), "backup", member.id))
+                }
+                if let calendar = member.calendar, let node = mf["calendar"] {
+                    calendarRefs.append(Reference(name: calendar, node: node, path: mf.path("calendar")))
+                }
+                members.append(member)
+            }
+            guard let name, let kind else { continue }
+            if let line = teamLines[name], let node = f["name"] {
+                r.issue(node, f.path("name"), "duplicate team \"\(name)\" (first at line \(line))")
+                continue
+            }
+            teamLines[name] = f["name"]?.mark?.line ?? 1
+            teams.append(Team(name: name, kind: kind, calendar: calendar, manager: manager, members: members))
+        }
+
+        // References to names defined in this file.
+        for ref in calendarRefs where !calendarNames.contains(ref.name) {
+            let hint = suggestion(for: ref.name, in: calendarNames).map { " (did you mean \"\($0)\"?)" }
+                ?? (calendarNames.isEmpty ? " (the file defines no calendars)" : " (calendars in this file: \(calendarNames.joined(separator: ", ")))")
+            r.issue(ref.node, ref.path, "unknown calendar \"\(ref.name)\"\(hint)")
+        }
+        let memberIDs = memberLines.keys.sorted()
+        for (ref, what, owner) in memberRefs {
+            if ref.name == owner {
+                r.issue(ref.node, ref.path, "a member cannot be their own backup")
+            } else if memberLines[ref.name] == nil {
+                r.issue(ref.node, ref.path, "unknown member \"\(ref.name)\"\(didYouMean(ref.name, memberIDs)) "
+                        + "(a \(what) is the id of a member of some team in this file)")
             }
         }
-        let allIDs = Array(ids.keys).sorted()
-        for (team, node, p) in teamNodes {
-            if let manager = team.manager, ids[manager] == nil {
-                r.issue(node, "\(p).manager", "unknown member \"\(manager)\"\(didYouMean(manager, allIDs)) (a manager is a member id of some team)")
-            }
-            for (j, member) in team.members.enumerated() {
-                if let backup = member.backup {
-                    if backup == member.id { r.issue(node, "\(p).members[\(j)].backup", "a member cannot be their own backup") }
-                    else if ids[backup] == nil { r.issue(node, "\(p).members[\(j)].backup", "unknown member \"\(backup)\"\(didYouMean(backup, allIDs))") }
-                }
-                if let calendar = member.calendar, !calendars.contains(where: { $0.name == calendar }) {
-                    r.issue(node, "\(p).members[\(j)].calendar", "unknown calendar \"\(calendar)\"")
-                }
-            }
-        }
-        guard r.issues.isEmpty else { throw DefinitionErrors(issues: r.issues) }
         return TeamsFile(calendars: calendars, teams: teams)
     }
 
-    private static func isDate(_ text: String) -> Bool {
-        let parts = text.split(separator: "-")
-        guard parts.count == 3, parts[0].count == 4, let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
-              (1...12).contains(m), (1...31).contains(d), y > 1900 else { return false }
-        return true
-    }
-
-    private static func parseCalendar(_ node: Node, _ p: String, _ r: NodeReader) -> BusinessCalendar? {
-        guard let pairs = r.mapping(node, p, allowed: ["name", "timezone", "hours", "holidays"]) else { return nil }
-        let f = Dictionary(pairs.map { ($0.key, $0.node) }, uniquingKeysWith: { a, _ in a })
-        if f["name"] == nil { r.missing(node, p, "name") }
-        if f["timezone"] == nil { r.missing(node, p, "timezone", " (e.g. Europe/Berlin)") }
-        let name = f["name"].flatMap { r.string($0, "\(p).name") }
-        let zone = f["timezone"].flatMap { r.string($0, "\(p).timezone") }
-        if let zone, TimeZone(identifier: zone) == nil {
-            r.issue(f["timezone"], "\(p).timezone", "unknown time zone \"\(zone)\" (use an IANA name such as Europe/Berlin)")
+    private static func readCalendar(_ node: Node, _ p: String, _ r: NodeReader) -> (BusinessCalendar, Node)? {
+        guard let f = r.fields(node, p, allowed: ["name", "timezone", "hours", "holidays"],
+                               expected: "a calendar (a mapping with name, timezone, hours and holidays)")
+        else { return nil }
+        let name = r.string(f, "name", required: true)
+        let zone = r.string(f, "timezone", required: true, hint: " (an IANA time zone, e.g. Europe/Berlin)")
+        if let zone, let node = f["timezone"], TimeZone(identifier: zone) == nil {
+            let zones = TimeZone.knownTimeZoneIdentifiers
+            let hint = suggestion(for: zone, in: zones).map { " (did you mean \"\($0)\"?)" } ?? " (use an IANA name such as Europe/Berlin)"
+            r.issue(node, f.path("timezone"), "unknown time zone \"\(zone)\"\(hint)")
         }
         var hours: [Int: [MinuteRange]] = [:]
-        if let hoursNode = f["hours"], let days = r.mapping(hoursNode, "\(p).hours", allowed: Array(weekdays.keys).sorted()) {
-            for (day, value, _) in days {
-                guard let text = r.string(value, "\(p).hours.\(day)") else { continue }
-                let ranges = text.split(separator: ",").map { MinuteRange(parsing: String($0)) }
-                if ranges.contains(where: { $0 == nil }) {
-                    r.issue(value, "\(p).hours.\(day)", "bad hours \"\(text)\" (write HH:MM-HH:MM, several separated by commas)")
+        var hoursOK = f["hours"] != nil
+        if f["hours"] == nil {
+            r.missing(f, "hours", " (working hours per weekday, e.g. { mon: \"09:00-17:00\", tue: \"09:00-17:00\" })")
+        } else if let hoursNode = f["hours"],
+                  let days = r.fields(hoursNode, f.path("hours"), allowed: weekdays,
+                                      expected: "working hours per weekday, e.g. { mon: \"09:00-17:00\" }") {
+            for day in days.pairs {
+                guard let text = r.string(days, day.key) else { hoursOK = false; continue }
+                let ranges = text.split(separator: ",", omittingEmptySubsequences: false).map { MinuteRange(parsing: String($0)) }
+                let parsed = ranges.compactMap { $0 }
+                if parsed.count < ranges.count {
+                    r.issue(day.value, days.path(day.key), "bad hours \"\(text)\" (write HH:MM-HH:MM, start before end, "
+                            + "several separated by commas: \"09:00-12:00,13:00-17:00\")")
+                    hoursOK = false
+                } else if zip(parsed, parsed.dropFirst()).contains(where: { $0.end > $1.start }) {
+                    r.issue(day.value, days.path(day.key), "bad hours \"\(text)\": the ranges overlap or are out of order")
+                    hoursOK = false
                 } else {
-                    hours[weekdays[day]!] = ranges.compactMap { $0 }
+                    hours[weekdays.firstIndex(of: day.key)! + 1] = parsed
                 }
             }
+            if days.pairs.isEmpty, hoursNode.mapping?.count == 0 {
+                r.issue(hoursNode, f.path("hours"), "a calendar needs working hours on at least one day")
+                hoursOK = false
+            }
+        } else {
+            hoursOK = false
         }
         var holidays: [String] = []
-        if let node = f["holidays"] {
-            for (k, date) in (r.strings(node, "\(p).holidays") ?? []).enumerated() {
-                if isDate(date) { holidays.append(date) } else { r.issue(node, "\(p).holidays[\(k)]", "bad date \"\(date)\" (write YYYY-MM-DD)") }
+        var holidaysOK = true
+        for item in (f["holidays"] == nil ? [] : r.strings(f, "holidays") ?? []) {
+            if isDate(item.text) {
+                holidays.append(item.text)
+            } else {
+                r.issue(item.node, item.path, "bad date \"\(item.text)\" (write YYYY-MM-DD, e.g. 2026-12-25)")
+                holidaysOK = false
             }
         }
-        guard let name, let zone else { return nil }
-        return BusinessCalendar(name: name, timezone: zone, hours: hours, holidays: holidays)
+        guard let name, let zone, let nameNode = f["name"], hoursOK, holidaysOK else { return nil }
+        return (BusinessCalendar(name: name, timezone: zone, hours: hours, holidays: holidays), nameNode)
     }
 
-    private static func parseTeam(_ node: Node, _ p: String, _ r: NodeReader) -> Team? {
-        guard let pairs = r.mapping(node, p, allowed: ["name", "kind", "calendar", "manager", "members"]) else { return nil }
-        let f = Dictionary(pairs.map { ($0.key, $0.node) }, uniquingKeysWith: { a, _ in a })
-        if f["name"] == nil { r.missing(node, p, "name") }
-        let name = f["name"].flatMap { r.string($0, "\(p).name") }
-        let kind = f["kind"].map { r.choice($0, "\(p).kind", TeamKind.self) } ?? .other
-        var members: [Member] = []
-        for (j, m) in (f["members"].flatMap { r.list($0, "\(p).members") } ?? []).enumerated() {
-            if let member = parseMember(m, "\(p).members[\(j)]", r) { members.append(member) }
-        }
-        guard let name, let kind else { return nil }
-        return Team(name: name, kind: kind, calendar: f["calendar"].flatMap { r.string($0, "\(p).calendar") },
-                    manager: f["manager"].flatMap { r.string($0, "\(p).manager") }, members: members)
-    }
-
-    private static func parseMember(_ node: Node, _ p: String, _ r: NodeReader) -> Member? {
+    private static func readMember(_ node: Node, _ p: String, _ r: NodeReader) -> (Member, Fields)? {
         let keys = ["id", "name", "email", "capacity", "weight", "active", "out_of_office_until", "backup", "calendar"]
-        guard let pairs = r.mapping(node, p, allowed: keys) else { return nil }
-        let f = Dictionary(pairs.map { ($0.key, $0.node) }, uniquingKeysWith: { a, _ in a })
-        if f["id"] == nil { r.missing(node, p, "id") }
-        if f["name"] == nil { r.missing(node, p, "name") }
-        let ooo = f["out_of_office_until"].flatMap { r.string($0, "\(p).out_of_office_until") }
-        if let ooo, !isDate(ooo) { r.issue(f["out_of_office_until"], "\(p).out_of_office_until", "bad date \"\(ooo)\" (write YYYY-MM-DD)") }
-        let email = f["email"].flatMap { r.string($0, "\(p).email") }
-        if let email, !email.contains("@") { r.issue(f["email"], "\(p).email", "\"\(email)\" is not an email address") }
-        guard let id = f["id"].flatMap({ r.string($0, "\(p).id") }), let name = f["name"].flatMap({ r.string($0, "\(p).name") })
+        guard let f = r.fields(node, p, allowed: keys, expected: "a member (a mapping with id and name)") else { return nil }
+        let id = r.string(f, "id", required: true, hint: " (a short unique id, e.g. ana)")
+        let name = r.string(f, "name", required: true, hint: " (the member's full name)")
+        let email = r.string(f, "email")
+        if let email, let node = f["email"], !isEmail(email) {
+            r.issue(node, f.path("email"), "\"\(email)\" is not an email address (write name@example.com)")
+        }
+        let capacity = r.int(f, "capacity", minimum: 1)
+        let weight = f["weight"] == nil ? 1 : r.int(f, "weight", minimum: 0)
+        let active = f["active"] == nil ? true : r.bool(f, "active")
+        let away = r.string(f, "out_of_office_until")
+        if let away, let node = f["out_of_office_until"], !isDate(away) {
+            r.issue(node, f.path("out_of_office_until"), "bad date \"\(away)\" (write YYYY-MM-DD, e.g. 2026-12-01)")
+        }
+        let backup = r.string(f, "backup")
+        let calendar = r.string(f, "calendar")
+        guard let id, let name, let weight, let active,
+              capacity != nil || f["capacity"] == nil, email.map(isEmail) ?? (f["email"] == nil),
+              away.map(isDate) ?? (f["out_of_office_until"] == nil),
+              backup != nil || f["backup"] == nil, calendar != nil || f["calendar"] == nil
         else { return nil }
-        return Member(
-            id: id, name: name, email: email, capacity: f["capacity"].flatMap { r.int($0, "\(p).capacity", minimum: 1) },
-            weight: f["weight"].flatMap { r.int($0, "\(p).weight", minimum: 0) } ?? 1,
-            active: f["active"].flatMap { r.bool($0, "\(p).active") } ?? true, outOfOfficeUntil: ooo,
-            backup: f["backup"].flatMap { r.string($0, "\(p).backup") }, calendar: f["calendar"].flatMap { r.string($0, "\(p).calendar") })
+        let member = Member(id: id, name: name, email: email, capacity: capacity, weight: weight, active: active,
+                            outOfOfficeUntil: away, backup: backup, calendar: calendar)
+        return (member, f)
     }
 
-    /// A channel file. Throws `DefinitionErrors` listing every mistake.
-    public static func channels(from text: String, file: String) throws -> ChannelsFile {
-        let r = NodeReader(file: file)
-        guard let root = r.compose(text), let top = r.mapping(root, "", allowed: ["channels"]) else {
-            throw DefinitionErrors(issues: r.issues)
-        }
-        var channels: [Channel] = []
-        let list = top.first.flatMap { r.list($0.node, "channels") } ?? []
-        for (i, node) in list.enumerated() {
-            let p = "channels[\(i)]"
-            guard let pairs = r.mapping(node, p, allowed: ["name", "type", "url", "url_env", "secret_env", "timeout", "max_attempts"])
-            else { continue }
-            let f = Dictionary(pairs.map { ($0.key, $0.node) }, uniquingKeysWith: { a, _ in a })
-            if f["name"] == nil { r.missing(node, p, "name") }
-            if f["type"] == nil { r.missing(node, p, "type", " (webhook, slack or log)") }
-            let name = f["name"].flatMap { r.string($0, "\(p).name") }
-            if name == "log" { r.issue(f["name"], "\(p).name", "\"log\" is built in; choose another name") }
-            if let name, channels.contains(where: { $0.name == name }) { r.issue(f["name"], "\(p).name", "channel \"\(name)\" is defined twice") }
-            let type = f["type"].flatMap { r.choice($0, "\(p).type", ChannelType.self) }
-            let url = f["url"].flatMap { r.string($0, "\(p).url") }
-            if let url, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-                r.issue(f["url"], "\(p).url", "\"\(url)\" is not an http(s) URL")
-            }
-            let urlEnv = f["url_env"].flatMap { r.string($0, "\(p).url_env") }
-            let secretEnv = f["secret_env"].flatMap { r.string($0, "\(p).secret_env") }
-            for (key, value) in [("url_env", urlEnv), ("secret_env", secretEnv)] {
-                if let value, value.range(of: "^[A-Z_][A-Z0-9_]*$", options: .regularExpression) == nil {
-                    r.issue(f[key], "\(p).\(key)", "\"\(value)\" is not an environment variable name (name the variable, never put the secret here)")
-                }
-            }
-            if let type, type != .log, url == nil, urlEnv == nil {
-                r.issue(node, p, "a \(type.rawValue) channel needs \"url\" or \"url_env\"")
-            }
-            let timeout = f["timeout"].flatMap { r.duration($0, "\(p).timeout") } ?? TimeSpan(seconds: 5)
-            let attempts = f["max_attempts"].flatMap { r.int($0, "\(p).max_attempts", minimum: 1) } ?? 8
-            if let name, let type {
-                channels.append(Channel(name: name, type: type, url: url, urlEnv: urlEnv, secretEnv: secretEnv,
-                                        timeout: timeout, maxAttempts: attempts))
-            }
-        }
-        guard r.issues.isEmpty else { throw DefinitionErrors(issues: r.issues) }
-        return ChannelsFile(channels: channels)
+    /// `YYYY-MM-DD`, a real day of the Gregorian calendar.
+    static func isDate(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+              let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+              year >= 1900, (1...12).contains(month), day >= 1 else { return false }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+        return day <= days
+    }
+
+    private static func isEmail(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !text.contains(" ")
     }
 }

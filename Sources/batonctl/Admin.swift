@@ -1,0 +1,175 @@
+import ArgumentParser
+import Baton
+import Foundation
+
+/// Who is acting, for timelines and ownership history: $BATON_USER, else $USER.
+func currentUser() -> String {
+    let env = ProcessInfo.processInfo.environment
+    return env["BATON_USER"] ?? env["USER"] ?? "admin"
+}
+
+func instanceID(_ text: String) throws -> Int {
+    guard let id = Int(text), id > 0 else { throw BatonError.invalid("instance ids are positive numbers, got \(text)") }
+    return id
+}
+
+struct Stuck: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List instances that need a human, why, and the command that fixes each.",
+        discussion: """
+            Reasons: failed (retries exhausted), lease_expired (a worker died holding it), overdue (due or
+            past its deadline but no worker ran it: are workers down?), unowned (queued, nobody eligible),
+            delivery_failed (a dead notification), orphaned_version (its definition cannot be loaded).
+
+            Example:
+              batonctl stuck --older-than 5m --json
+            """)
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "How long past due before work counts as stuck, e.g. 30s, 5m.") var olderThan = "30s"
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if parseSpan(olderThan) == nil { throw ValidationError("--older-than: bad duration \(olderThan) (e.g. 90s, 15m, 4h, 3d)") }
+    }
+
+    func run() async throws {
+        let store = try database.store(connections: 1)
+        let items = try await store.stuck(olderThan: Int(parseSpan(olderThan)!))
+        await store.pool.close()
+        if json { try printJSON(items); return }
+        if items.isEmpty { print("nothing is stuck"); return }
+        print(table(["INSTANCE", "WORKFLOW", "CONTACT", "REASON", "SINCE", "DETAIL"], items.map {
+            [$0.instance, $0.workflow, $0.contact, $0.reason, rfc3339($0.since), String($0.detail.prefix(60))]
+        }))
+        print("")
+        for item in items { print("\(item.instance) (\(item.reason)): \(item.suggestion)") }
+    }
+}
+
+struct Retry: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run failed instances again from the step they failed at.",
+        discussion: "Examples:\n  batonctl retry 42\n  batonctl retry --all-failed --workflow inbound-lead")
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: "The instance id.") var id: String?
+    @Flag(help: "Retry every failed instance (of --workflow, if given).") var allFailed = false
+    @Option(help: "With --all-failed: only this workflow.") var workflow: String?
+
+    func validate() throws {
+        if (id == nil) == !allFailed { throw ValidationError("give an instance id or --all-failed") }
+        if workflow != nil && !allFailed { throw ValidationError("--workflow goes with --all-failed") }
+    }
+
+    func run() async throws {
+        let store = try database.store(connections: 1)
+        defer { Task { await store.pool.close() } }
+        let target = try id.map(instanceID)
+        let retried = try await store.retry(instance: target, workflow: workflow, by: currentUser())
+        if let target, retried.isEmpty {
+            guard let found = try await store.instance(target) else { throw BatonError.notFound("no instance \(target)") }
+            throw BatonError.invalid("instance \(target) is \(found.0.state), not failed; only failed instances are retried")
+        }
+        print("retrying \(retried.count) instance(s)\(retried.isEmpty ? "" : ": " + retried.map(String.init).joined(separator: ", "))")
+    }
+}
+
+struct Cancel: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Cancel an instance (also one a worker is running: that worker's commit is refused).",
+        discussion: "Example:\n  batonctl cancel 42 --reason \"duplicate lead\"")
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: "The instance id.") var id: String
+    @Option(help: "Why, for the timeline.") var reason: String?
+
+    func run() async throws {
+        let store = try database.store(connections: 1)
+        defer { Task { await store.pool.close() } }
+        try await store.cancel(instance: try instanceID(id), by: currentUser(), reason: reason)
+        print("cancelled instance \(id)")
+    }
+}
+
+struct Resume: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move an instance to a step of its workflow version and run it from there (recorded as manual).",
+        discussion: "Example:\n  batonctl resume 42 --at escalate-lead")
+    @OptionGroup var database: DatabaseOptions
+    @Argument(help: "The instance id.") var id: String
+    @Option(help: "The step to run next.") var at: String
+
+    func run() async throws {
+        let store = try database.store(connections: 1)
+        defer { Task { await store.pool.close() } }
+        try await store.resume(instance: try instanceID(id), at: at, by: currentUser())
+        print("instance \(id) resumes at \(at)")
+    }
+}
+
+struct Contacts: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Inspect contacts.", subcommands: [Show.self])
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a contact: attributes, owner, backup, team and the whole ownership history.",
+            discussion: "Example:\n  batonctl contacts show C-1001 --json")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The contact id.") var id: String
+        @Flag(help: "Print JSON.") var json = false
+
+        func run() async throws {
+            let store = try database.store(connections: 1)
+            let found = try await store.contact(id)
+            await store.pool.close()
+            guard let contact = found else { throw BatonError.notFound("no contact \(id)") }
+            if json { try printJSON(contact); return }
+            print("contact \(contact.id): owner \(contact.owner ?? "-"), backup \(contact.backup ?? "-"), team \(contact.team ?? "-"), lifecycle \(contact.lifecycle ?? "-")")
+            if !contact.attributes.isEmpty {
+                print("attributes: " + contact.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+            }
+            print(table(["AT", "FROM", "TO", "TEAM", "REASON", "INSTANCE"], contact.history.map {
+                [rfc3339($0.at), $0.from ?? "-", $0.to ?? "-", $0.team ?? "-", $0.reason, $0.instance ?? "-"]
+            }))
+        }
+    }
+}
+
+struct Reassign: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Give a contact to a member by hand (recorded as manual:<you> in the ownership history).",
+        discussion: "Example:\n  batonctl reassign --contact C-1001 --to ben --reason \"speaks German\"")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "The contact id.") var contact: String
+    @Option(help: "The member id.") var to: String
+    @Option(help: "Why.") var reason: String
+
+    func run() async throws {
+        let store = try database.store(connections: 1)
+        defer { Task { await store.pool.close() } }
+        try await store.reassign(contact: contact, to: to, reason: "manual:\(currentUser()) \(reason)")
+        print("\(contact) now belongs to \(to)")
+    }
+}
+
+struct Audit: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Find ownership problems: unowned contacts, inactive or out-of-office owners, members over capacity or with unusually high load, contacts queued too long.",
+        discussion: "Example:\n  batonctl audit --queued-longer-than 1h --json")
+    @OptionGroup var database: DatabaseOptions
+    @Option(help: "Queued contacts older than this are reported as queued_too_long.") var queuedLongerThan = "1h"
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        if parseSpan(queuedLongerThan) == nil { throw ValidationError("--queued-longer-than: bad duration \(queuedLongerThan)") }
+    }
+
+    func run() async throws {
+        let store = try database.store(connections: 1)
+        let findings = try await store.audit(queuedLongerThan: Int(parseSpan(queuedLongerThan)!))
+        await store.pool.close()
+        if json { try printJSON(findings); return }
+        if findings.isEmpty { print("no ownership problems found"); return }
+        print(table(["KIND", "CONTACT", "MEMBER", "TEAM", "DETAIL"], findings.map {
+            [$0.kind, $0.contact ?? "-", $0.member ?? "-", $0.team ?? "-", $0.detail]
+        }))
+    }
+}
