@@ -16,6 +16,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         // libpq's C API. Only the Postgres module imports it.
@@ -33,7 +36,11 @@ let package = Package(
         // The engine: Store (every SQL statement), Runtime (worker, outbox relay), Admin (inspection).
         .target(
             name: "Baton",
-            dependencies: ["BatonCore", "Postgres", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "BatonCore", "Postgres", .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swift6),
         .executableTarget(
             name: "baton-bench",
@@ -58,7 +65,13 @@ let package = Package(
             ],
             swiftSettings: swift6),
         // Test support: a private database per suite, fixtures.
-        .target(name: "BatonTesting", dependencies: ["Postgres"], path: "Tests/BatonTesting", swiftSettings: swift6),
+        .target(
+            name: "BatonTesting",
+            dependencies: [
+                "Postgres", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Tests/BatonTesting", swiftSettings: swift6),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "BatonTesting"], swiftSettings: swift6),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"], swiftSettings: swift6),
         .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonCore", "Postgres", "BatonTesting"], swiftSettings: swift6),

@@ -28,12 +28,19 @@ struct BatonWorker: AsyncParsableCommand {
     @Option(help: "How long a claim holds an instance before another worker may take it over.") var lease = "10s"
     @Flag(help: "Process what is due now, then exit.") var untilIdle = false
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Flag(help: "Run only the outbox relay (deliver notifications), no workflow steps.") var onlyOutbox = false
+    @Flag(help: "Run no outbox relay in this process.") var noOutbox = false
+    @Option(help: "First retry delay of a failed delivery; doubles per attempt.") var outboxBackoff = "1s"
+    @Option(help: "How long a delivery in flight is held before another relay may send it again.") var outboxLease = "30s"
 
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
         if parseDuration(pollInterval) == nil { throw ValidationError("--poll-interval: bad duration \(pollInterval) (e.g. 500ms, 1s, 2m)") }
         if parseDuration(lease) == nil { throw ValidationError("--lease: bad duration \(lease) (e.g. 10s)") }
+        if onlyOutbox && noOutbox { throw ValidationError("--only-outbox and --no-outbox exclude each other") }
+        if parseDuration(outboxLease) == nil { throw ValidationError("--outbox-lease: bad duration \(outboxLease) (e.g. 30s)") }
+        if parseDuration(outboxBackoff) == nil { throw ValidationError("--outbox-backoff: bad duration \(outboxBackoff) (e.g. 1s)") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: one of trace, debug, info, notice, warning, error") }
     }
 
@@ -55,6 +62,12 @@ struct BatonWorker: AsyncParsableCommand {
                 id: name, concurrency: concurrency, batchSize: batchSize, pollInterval: parseDuration(pollInterval)!,
                 lease: parseDuration(lease)!, untilIdle: untilIdle),
             logger: logger)
+        let relay = noOutbox ? nil : OutboxRelay(
+            store: store,
+            configuration: OutboxRelayConfiguration(
+                id: name, lease: parseDuration(outboxLease)!, baseBackoff: parseDuration(outboxBackoff)!,
+                pollInterval: parseDuration(pollInterval)!, untilIdle: untilIdle),
+            logger: Logger(label: "baton.outbox"))
 
         // SIGTERM / SIGINT ask the worker to stop; a second one exits at once.
         signal(SIGTERM, SIG_IGN)
@@ -65,13 +78,20 @@ struct BatonWorker: AsyncParsableCommand {
             source.setEventHandler {
                 if seen.increment() > 1 { Foundation.exit(1) }
                 logger.info("stopping", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
-                Task { await worker.stop() }
+                Task {
+                    await worker.stop()
+                    await relay?.stop()
+                }
             }
             source.resume()
             return source
         }
         defer { sources.forEach { $0.cancel() } }
-        try await worker.run()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            if !onlyOutbox { group.addTask { try await worker.run() } }
+            if let relay { group.addTask { try await relay.run() } }
+            try await group.waitForAll()
+        }
         await pool.close()
     }
 }

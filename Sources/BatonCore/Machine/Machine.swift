@@ -93,9 +93,12 @@ public struct Machine: Sendable {
             return .next(next, detail: run.describe(decision))
 
         case .notify(let notify, let next):
+            let before = run.notifications.count
             let sent = run.notify(notify.to, channel: notify.channel, template: notify.message, step: step.id,
                                   definition: definition, directory: directory)
-            return .next(next, detail: "notified \(sent) via \(notify.channel)")
+            let suppressed = run.notifications[before...].filter(\.suppressed).count
+            return .next(next, detail: "notified \(sent) via \(notify.channel)"
+                         + (suppressed > 0 ? "; \(suppressed) suppressed: the contact has not consented" : ""))
 
         case .waitForSLA(let wait, let met, let breach):
             // Resuming a wait this instance armed earlier (woken by a signal, its deadline, or a lease

@@ -1,0 +1,235 @@
+import AsyncHTTPClient
+import BatonCore
+import Crypto
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// How the relay runs.
+public struct OutboxRelayConfiguration: Sendable {
+    public var id: String
+    /// Deliveries claimed per round.
+    public var batchSize: Int
+    /// How long a claimed delivery is held before another relay may send it again.
+    public var lease: Duration
+    /// First retry delay; doubles per attempt, with jitter, up to `maxBackoff`.
+    public var baseBackoff: Duration
+    public var maxBackoff: Duration
+    public var pollInterval: Duration
+    /// Exit once nothing is due.
+    public var untilIdle: Bool
+
+    public init(id: String, batchSize: Int = 50, lease: Duration = .seconds(30), baseBackoff: Duration = .seconds(1),
+                maxBackoff: Duration = .seconds(600), pollInterval: Duration = .seconds(1), untilIdle: Bool = false) {
+        self.id = id
+        self.batchSize = batchSize
+        self.lease = lease
+        self.baseBackoff = baseBackoff
+        self.maxBackoff = maxBackoff
+        self.pollInterval = pollInterval
+        self.untilIdle = untilIdle
+    }
+}
+
+/// Delivers outbox rows at least once, each with its idempotency key: log lines, signed webhook
+/// POSTs, Slack incoming-webhook messages. Retries with exponential backoff and jitter, honours
+/// Retry-After, and ends in `dead` (visible in `batonctl stuck` and `outbox list`).
+public final class OutboxRelay: Sendable {
+    public let configuration: OutboxRelayConfiguration
+    let store: Store
+    let logger: Logger
+    let http: HTTPClient
+    private let environment: [String: String]
+    private let state = RelayState()
+
+    public init(store: Store, configuration: OutboxRelayConfiguration, logger: Logger = Logger(label: "baton.outbox"),
+                environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.store = store
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "relay"] = "\(configuration.id)"
+        self.logger = logger
+        self.environment = environment
+        self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(redirectConfiguration: .disallow))
+    }
+
+    /// Stops claiming; deliveries in flight finish. Idempotent.
+    public func stop() async { await state.requestStop() }
+
+    public var delivered: Int { get async { await state.delivered } }
+
+    /// Runs until `stop()` (or, with `untilIdle`, until nothing is due).
+    public func run() async throws {
+        logger.info("outbox relay started")
+        while await !state.stopping {
+            do {
+                let claimed = try await store.claimOutbox(limit: configuration.batchSize, lease: configuration.lease)
+                if claimed.isEmpty {
+                    if configuration.untilIdle { break }
+                    try? await Task.sleep(for: configuration.pollInterval)
+                    continue
+                }
+                let channels = try await state.channels(from: store)
+                await withTaskGroup(of: Void.self) { group in
+                    for message in claimed {
+                        group.addTask { await self.deliverAndRecord(message, channels: channels) }
+                    }
+                }
+            } catch {
+                logger.warning("outbox round failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        try await http.shutdown()
+        let delivered = await state.delivered
+        logger.info("outbox relay stopped", metadata: ["delivered": "\(delivered)"])
+    }
+
+    private func deliverAndRecord(_ message: OutboxMessage, channels: [String: BatonCore.Channel]) async {
+        let channel = channels[message.channel]
+            ?? (message.channel == "log" ? BatonCore.Channel(name: "log", type: .log, maxAttempts: 1) : nil)
+        let outcome: Store.DeliveryOutcome
+        if let channel {
+            outcome = await deliver(message, via: channel)
+        } else {
+            outcome = retryOrDead(message, maxAttempts: 8, error: "unknown channel \(message.channel)", retryAfter: nil)
+        }
+        switch outcome {
+        case .delivered: await state.countDelivered()
+        case .dead(let error):
+            logger.error("delivery dead", metadata: ["outbox": "\(message.id)", "channel": "\(message.channel)", "error": "\(error)"])
+        case .retry(let after, let error):
+            logger.notice("delivery failed; will retry", metadata: [
+                "outbox": "\(message.id)", "channel": "\(message.channel)", "attempt": "\(message.attempts)",
+                "retry_in": "\(after)", "error": "\(error)",
+            ])
+        }
+        guard let id = Int(message.id) else { return }
+        do {
+            try await store.finishDelivery(id: id, attempt: message.attempts, outcome)
+        } catch {
+            // The row stays claimed until its lease ends, then it is delivered again with the same key.
+            logger.warning("could not record a delivery; it will be sent again", metadata: ["outbox": "\(message.id)", "error": "\(error)"])
+        }
+    }
+
+    func deliver(_ message: OutboxMessage, via channel: BatonCore.Channel) async -> Store.DeliveryOutcome {
+        switch channel.type {
+        case .log:
+            logger.info("notification", metadata: [
+                "to": "\(message.recipient ?? "-")", "workflow": "\(message.workflow ?? "-")", "step": "\(message.step ?? "-")",
+                "contact": "\(message.contact ?? "-")", "key": "\(message.key)", "message": "\(message.message)",
+            ])
+            return .delivered
+        case .webhook, .slack:
+            guard let url = channel.url ?? channel.urlEnv.flatMap({ environment[$0] }), !url.isEmpty else {
+                return retryOrDead(message, maxAttempts: channel.maxAttempts,
+                                   error: "no URL: set \(channel.urlEnv ?? "url") for channel \(channel.name)", retryAfter: nil)
+            }
+            var secret: String?
+            if let name = channel.secretEnv {
+                guard let value = environment[name], !value.isEmpty else {
+                    return retryOrDead(message, maxAttempts: channel.maxAttempts,
+                                       error: "the secret variable \(name) is not set for channel \(channel.name)", retryAfter: nil)
+                }
+                secret = value
+            }
+            let body = channel.type == .slack ? Self.slackBody(message) : Self.webhookBody(message)
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.headers.add(name: "Idempotency-Key", value: message.key)
+            request.headers.add(name: "User-Agent", value: "baton-outbox")
+            if let secret {
+                request.headers.add(name: "Baton-Signature", value: Self.signature(body: body, secret: secret, at: Date()))
+            }
+            request.body = .bytes(ByteBuffer(bytes: body))
+            do {
+                let response = try await http.execute(request, timeout: .seconds(Int64(max(1, channel.timeout.seconds))))
+                _ = try? await response.body.collect(upTo: 64 * 1024)
+                let code = response.status.code
+                if (200..<300).contains(code) { return .delivered }
+                let error = "HTTP \(code) from \(Self.host(url))"
+                if code == 408 || code == 429 || code >= 500 {
+                    let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
+                    return retryOrDead(message, maxAttempts: channel.maxAttempts, error: error, retryAfter: retryAfter)
+                }
+                return .dead(error + " (not retried: a 4xx means the request itself is refused)")
+            } catch {
+                return retryOrDead(message, maxAttempts: channel.maxAttempts,
+                                   error: "\(Self.host(url)): \(String(describing: error).prefix(200))", retryAfter: nil)
+            }
+        }
+    }
+
+    private func retryOrDead(_ message: OutboxMessage, maxAttempts: Int, error: String, retryAfter: Duration?) -> Store.DeliveryOutcome {
+        if message.attempts >= maxAttempts { return .dead("\(error) (after \(message.attempts) attempts)") }
+        let exponent = min(message.attempts - 1, 20)
+        let base = configuration.baseBackoff * Int(1 << exponent)
+        let capped = min(base, configuration.maxBackoff)
+        let jittered = capped * Double.random(in: 0.5...1.0)
+        return .retry(after: max(jittered, retryAfter ?? .zero), error: error)
+    }
+
+    /// Only scheme and host: URLs may carry tokens (Slack's do), which never go into logs or errors.
+    static func host(_ url: String) -> String {
+        guard let components = URLComponents(string: url), let host = components.host else { return "the endpoint" }
+        return "\(components.scheme ?? "http")://\(host)\(components.port.map { ":\($0)" } ?? "")"
+    }
+
+    /// `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
+    public static func signature(body: [UInt8], secret: String, at date: Date) -> String {
+        let t = Int(date.timeIntervalSince1970)
+        let signed = Array("\(t).".utf8) + body
+        let mac = HMAC<SHA256>.authenticationCode(for: signed, using: SymmetricKey(data: Array(secret.utf8)))
+        return "t=\(t),v1=\(mac.map { String(format: "%02x", $0) }.joined())"
+    }
+
+    struct WebhookBody: Encodable {
+        struct Recipient: Encodable {
+            var id: String?
+            var email: String?
+        }
+        var id: String
+        var workflow: String?
+        var instance: String?
+        var step: String?
+        var contact: String?
+        var recipient: Recipient
+        var message: String
+        var sent_at: Date
+    }
+
+    static func webhookBody(_ message: OutboxMessage) -> [UInt8] {
+        let body = WebhookBody(
+            id: message.key, workflow: message.workflow, instance: message.instance, step: message.step,
+            contact: message.contact, recipient: .init(id: message.recipient, email: message.recipient_email),
+            message: message.message, sent_at: Date())
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        return Array((try? encoder.encode(body)) ?? Data())
+    }
+
+    static func slackBody(_ message: OutboxMessage) -> [UInt8] {
+        let text = message.recipient.map { "\($0): \(message.message)" } ?? message.message
+        return Array((try? JSONEncoder().encode(["text": text])) ?? Data())
+    }
+}
+
+actor RelayState {
+    private(set) var stopping = false
+    private(set) var delivered = 0
+    private var cached: ([String: BatonCore.Channel], ContinuousClock.Instant)?
+
+    func requestStop() { stopping = true }
+    func countDelivered() { delivered += 1 }
+
+    func channels(from store: Store) async throws -> [String: BatonCore.Channel] {
+        if let (channels, at) = cached, ContinuousClock.now - at < .seconds(5) { return channels }
+        let channels = try await store.channels()
+        cached = (channels, .now)
+        return channels
+    }
+}

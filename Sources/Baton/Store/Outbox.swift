@@ -1,0 +1,123 @@
+import BatonCore
+import Foundation
+import Postgres
+
+/// An outbox row as the relay delivers it and `outbox list` shows it.
+public struct OutboxMessage: Sendable, Codable {
+    public var id: String
+    public var key: String
+    public var instance: String?
+    public var workflow: String?
+    public var step: String?
+    public var contact: String?
+    public var channel: String
+    public var recipient: String?
+    public var recipient_email: String?
+    public var message: String
+    public var status: String
+    public var attempts: Int
+    public var next_attempt_at: Date
+    public var last_error: String?
+    public var created_at: Date
+    public var delivered_at: Date?
+}
+
+extension Store {
+    /// Claims due deliveries with SKIP LOCKED; `attempts` + 1 is the claim's fencing token and
+    /// `next_attempt_at` is pushed out by the lease, so a relay that dies mid-delivery leaves the
+    /// row due again after the lease: it is sent again with the same idempotency key.
+    static let claimOutbox = PreparedStatement(name: "baton_claim_outbox", sql: """
+        WITH due AS (
+            SELECT id FROM outbox WHERE status IN ('pending', 'delivering') AND next_attempt_at <= now()
+            ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
+        )
+        UPDATE outbox o SET status = 'delivering', attempts = o.attempts + 1,
+            next_attempt_at = now() + $2 * interval '1 millisecond'
+        FROM due WHERE o.id = due.id
+        RETURNING o.id, o.idempotency_key, o.instance, o.workflow, o.step, o.contact, o.channel, o.recipient,
+            o.recipient_email, o.message, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at,
+            o.delivered_at
+        """)
+
+    static func outboxMessage(_ row: Row) throws -> OutboxMessage {
+        OutboxMessage(
+            id: String(try row.decode(Int.self, "id")), key: try row.decode("idempotency_key"),
+            instance: try row.decode(Int?.self, "instance").map(String.init), workflow: try row.decode("workflow"),
+            step: try row.decode("step"), contact: try row.decode("contact"), channel: try row.decode("channel"),
+            recipient: try row.decode("recipient"), recipient_email: try row.decode("recipient_email"),
+            message: try row.decode("message"), status: try row.decode("status"), attempts: try row.decode("attempts"),
+            next_attempt_at: try row.decode("next_attempt_at"), last_error: try row.decode("last_error"),
+            created_at: try row.decode("created_at"), delivered_at: try row.decode("delivered_at"))
+    }
+
+    public func claimOutbox(limit: Int, lease: Duration) async throws -> [OutboxMessage] {
+        let millis = Int(lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000)
+        return try await pool.withConnection { connection in
+            try await connection.query(Self.claimOutbox, [limit, millis]).map(Self.outboxMessage)
+        }
+    }
+
+    /// Marks a claimed delivery's outcome; matches only the claim that made attempt $2.
+    static let finishDelivery = """
+        UPDATE outbox SET status = $3, last_error = $4,
+            next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + $5 * interval '1 millisecond' ELSE next_attempt_at END,
+            delivered_at = CASE WHEN $3 = 'delivered' THEN now() END
+        WHERE id = $1 AND attempts = $2 AND status = 'delivering'
+        """
+
+    public enum DeliveryOutcome: Sendable {
+        case delivered
+        case retry(after: Duration, error: String)
+        case dead(String)
+    }
+
+    public func finishDelivery(id: Int, attempt: Int, _ outcome: DeliveryOutcome) async throws {
+        let (status, error, delay): (String, String?, Int) = switch outcome {
+        case .delivered: ("delivered", nil, 0)
+        case .retry(let after, let error):
+            ("pending", error, Int(after.components.seconds * 1000 + after.components.attoseconds / 1_000_000_000_000_000))
+        case .dead(let error): ("dead", error, 0)
+        }
+        try await pool.withConnection { connection in
+            try await connection.query(Self.finishDelivery, [id, attempt, status, error, delay])
+        }
+    }
+
+    static let listOutbox = """
+        SELECT id, idempotency_key, instance, workflow, step, contact, channel, recipient, recipient_email, message,
+               status, attempts, next_attempt_at, last_error, created_at, delivered_at
+        FROM outbox WHERE ($1::text IS NULL OR status = $1) ORDER BY id DESC LIMIT $2
+        """
+
+    public func outbox(status: String?, limit: Int) async throws -> [OutboxMessage] {
+        try await pool.withConnection { connection in
+            try await connection.query(Self.listOutbox, [status, limit]).map(Self.outboxMessage)
+        }
+    }
+
+    /// Makes dead deliveries pending again, with a fresh attempt budget.
+    static let retryOutbox = """
+        UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL
+        WHERE status = 'dead' AND ($1::bigint IS NULL OR id = $1)
+        RETURNING id
+        """
+
+    public func retryOutbox(id: Int?) async throws -> [Int] {
+        try await pool.withConnection { connection in
+            try await connection.query(Self.retryOutbox, [id]).map { try $0.decode(Int.self, at: 0) }
+        }
+    }
+
+    static let selectChannels = "SELECT spec FROM channels"
+
+    public func channels() async throws -> [String: Channel] {
+        try await pool.withConnection { connection in
+            var result: [String: Channel] = [:]
+            for row in try await connection.query(Self.selectChannels) {
+                let channel = try row.decode(PostgresJSON<Channel>.self, "spec").value
+                result[channel.name] = channel
+            }
+            return result
+        }
+    }
+}
