@@ -65,14 +65,16 @@ extension Store {
             try await connection.query(
                 Self.listInstances,
                 [filter.workflow, filter.state, filter.owner, filter.team, filter.step, filter.limit]
-            ).map { row in
-                InstanceSummary(
-                    id: String(try row.decode(Int.self, "id")), workflow: try row.decode("workflow"),
-                    version: try row.decode("version"), contact: try row.decode("contact"), state: try row.decode("state"),
-                    step: try row.decode("step"), owner: try row.decode("owner"), team: try row.decode("team"),
-                    priority: try row.decode("priority"), run_at: try row.decode("run_at"), updated_at: try row.decode("updated_at"))
-            }
+            ).map(Self.instanceSummary)
         }
+    }
+
+    static func instanceSummary(_ row: Row) throws -> InstanceSummary {
+        InstanceSummary(
+            id: String(try row.decode(Int.self, "id")), workflow: try row.decode("workflow"),
+            version: try row.decode("version"), contact: try row.decode("contact"), state: try row.decode("state"),
+            step: try row.decode("step"), owner: try row.decode("owner"), team: try row.decode("team"),
+            priority: try row.decode("priority"), run_at: try row.decode("run_at"), updated_at: try row.decode("updated_at"))
     }
 
     static let instanceTimeline = """
@@ -90,11 +92,7 @@ extension Store {
     public func instance(_ id: Int) async throws -> (InstanceSummary, lastError: String?, timeline: [TimelineEntry])? {
         try await pool.withConnection { connection in
             guard let row = try await connection.query(Self.selectInstance, [id]).first else { return nil }
-            let summary = InstanceSummary(
-                id: String(try row.decode(Int.self, "id")), workflow: try row.decode("workflow"),
-                version: try row.decode("version"), contact: try row.decode("contact"), state: try row.decode("state"),
-                step: try row.decode("step"), owner: try row.decode("owner"), team: try row.decode("team"),
-                priority: try row.decode("priority"), run_at: try row.decode("run_at"), updated_at: try row.decode("updated_at"))
+            let summary = try Self.instanceSummary(row)
             let lastError: String? = try row.decode("last_error")
             let timeline = try await connection.query(Self.instanceTimeline, [id]).map { row in
                 TimelineEntry(
