@@ -42,6 +42,7 @@ public final class OutboxRelay: Sendable {
     let http: HTTPClient
     private let environment: [String: String]
     private let state = RelayState()
+    private let wake = WakeSignal()
 
     public init(store: Store, configuration: OutboxRelayConfiguration, logger: Logger = Logger(label: "baton.outbox"),
                 environment: [String: String] = ProcessInfo.processInfo.environment) {
@@ -55,7 +56,10 @@ public final class OutboxRelay: Sendable {
     }
 
     /// Stops claiming; deliveries in flight finish. Idempotent.
-    public func stop() async { await state.requestStop() }
+    public func stop() async {
+        await state.requestStop()
+        await wake.signal()
+    }
 
     public var delivered: Int { get async { await state.delivered } }
 
@@ -67,7 +71,7 @@ public final class OutboxRelay: Sendable {
                 let claimed = try await store.claimOutbox(limit: configuration.batchSize, lease: configuration.lease)
                 if claimed.isEmpty {
                     if configuration.untilIdle { break }
-                    try? await Task.sleep(for: configuration.pollInterval)
+                    await wake.wait(timeout: configuration.pollInterval)
                     continue
                 }
                 let channels = try await state.channels(from: store)

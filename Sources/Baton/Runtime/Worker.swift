@@ -248,19 +248,29 @@ actor WorkerState {
     }
 }
 
-/// Wakes idle claim loops when a NOTIFY arrives or a stop is requested.
+/// Wakes idle loops when a NOTIFY arrives or a stop is requested. A signal that comes while no
+/// loop is waiting is kept, so a loop about to wait returns at once instead of missing it.
 actor WakeSignal {
     private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     private var nextID: UInt64 = 0
+    private var pending = false
 
     func signal() {
+        if waiters.isEmpty {
+            pending = true
+            return
+        }
         let all = waiters
         waiters.removeAll()
         for waiter in all.values { waiter.resume() }
     }
 
-    /// Returns at the next `signal()` or after `timeout`, whichever comes first.
+    /// Returns at the next `signal()` (or at once if one is pending) or after `timeout`.
     func wait(timeout: Duration) async {
+        if pending {
+            pending = false
+            return
+        }
         nextID += 1
         let id = nextID
         await withCheckedContinuation { continuation in
