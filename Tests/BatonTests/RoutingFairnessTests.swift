@@ -87,3 +87,56 @@ struct RoutingFairnessTests {
         #expect(counts["m7"] == nil)  // weight 0 gets no weighted work
     }
 }
+
+@Suite("Capacity holds under parallel workers", .serialized)
+struct CapacityTests {
+    static let teams = """
+        teams:
+          - name: retention
+            kind: retention
+            members:
+              - { id: r1, name: One, capacity: 50 }
+              - { id: r2, name: Two, capacity: 30 }
+              - { id: r3, name: Three, capacity: 20 }
+        """
+    static let workflow = """
+        name: keep
+        start: assign
+        steps:
+          assign:
+            assign: { team: retention, strategy: least_loaded, fallback: queue }
+            next: wait
+          wait:
+            wait_for_sla: { event: churned, within: 1h }
+            on_met: done
+            on_breach: done
+          done:
+            end: {}
+        """
+
+    @Test func leastLoadedNeverPutsAMemberAboveCapacity() async throws {
+        let engine = try await Engine.make("capacity", teams: Self.teams, workflows: [Self.workflow])
+        defer { Task { await engine.close() } }
+        _ = try await engine.store.enroll((0..<300).map { EnrollmentRequest(contact: "C-\($0)") }, in: "keep")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for n in 0..<8 {
+                group.addTask {
+                    let worker = Worker(store: engine.store, configuration: WorkerConfiguration(
+                        id: "w\(n)", concurrency: 1, batchSize: 10, pollInterval: .milliseconds(50), untilIdle: true))
+                    try await worker.run()
+                }
+            }
+            try await group.waitForAll()
+        }
+        var open: [String: Int] = [:]
+        for row in try await engine.rows("SELECT owner, count(*) FROM contacts WHERE owner IS NOT NULL GROUP BY 1") {
+            open[try row.decode(String.self, at: 0)] = try row.decode(Int.self, at: 1)
+        }
+        #expect(open == ["r1": 50, "r2": 30, "r3": 20])
+        // The rest wait unowned in the team's queue, every one of them waiting, none lost.
+        #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE owner IS NULL AND queued_since IS NOT NULL") == 200)
+        #expect(try await engine.scalar("SELECT count(*) FROM workflow_instances WHERE state = 'waiting'") == 300)
+        // Ownership history: exactly one row per change (100 assignments, 200 queued).
+        #expect(try await engine.scalar("SELECT count(*) FROM ownership_history WHERE to_owner IS NOT NULL") == 100)
+    }
+}

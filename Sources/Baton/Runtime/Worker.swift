@@ -128,7 +128,15 @@ public final class Worker: Sendable {
         let advances = try await advance(batch)
         var committed: Set<Int>
         do {
-            committed = try await store.commit(advances, worker: configuration.id, now: batch.now)
+            let result = try await store.commitWithinCapacity(advances, worker: configuration.id, now: batch.now)
+            committed = result.committed
+            if !result.rejected.isEmpty {
+                // Members filled up meanwhile: route these again with fresh loads.
+                await state.forgetDirectory()
+                try await store.release(result.rejected.map { (id: $0.instance, fence: $0.fence) }, worker: configuration.id)
+                committed.formUnion(result.rejected.map(\.instance))
+                logger.debug("re-routing instances whose member reached capacity", metadata: ["instances": "\(result.rejected.count)"])
+            }
         } catch let error as PostgresError where !error.isConnectionError {
             // One bad instance must not hold the others back: commit them one by one.
             logger.warning("batch commit failed; committing instances one by one", metadata: ["error": "\(error)"])
@@ -219,6 +227,8 @@ actor WorkerState {
     private var cachedDirectory: (Directory, ContinuousClock.Instant)?
 
     func requestStop() { stopping = true }
+
+    func forgetDirectory() { cachedDirectory = nil }
 
     func record(batch advances: [Advance], committed: Set<Int>) {
         statistics.batches += 1

@@ -69,6 +69,14 @@ extension Store {
     /// Applies `advances` made by `worker` at `now`; returns the ids whose fence still held.
     public func commit(_ advances: [Advance], worker: String, now: Date) async throws -> Set<Int> {
         guard !advances.isEmpty else { return [] }
+        return try await pool.withConnection { connection in
+            try await commit(advances, worker: worker, now: now, on: connection)
+        }
+    }
+
+    /// `commit` on a given connection (inside the caller's transaction, if any).
+    public func commit(_ advances: [Advance], worker: String, now: Date, on connection: Connection) async throws -> Set<Int> {
+        guard !advances.isEmpty else { return [] }
         var usedInstance: [Int] = [], usedSignal: [Int] = []
         var ev = (instance: [Int](), seq: [Int](), step: [String](), from: [String](), to: [String](),
                   owner: [String?](), attempt: [Int](), detail: [String](), error: [String?]())
@@ -120,8 +128,55 @@ extension Store {
             A(ms.instance), A(ms.key), A(ms.step), A(ms.channel), A(ms.recipient), A(ms.email), A(ms.message),
             A(ms.suppressed),
         ]
-        return try await pool.withConnection { connection in
-            Set(try await connection.query(Self.commitAdvances, parameters).map { try $0.decode(Int.self, at: 0) })
+        return Set(try await connection.query(Self.commitAdvances, parameters).map { try $0.decode(Int.self, at: 0) })
+    }
+
+    /// Locks the given members in id order, so concurrent batches cannot deadlock.
+    static let lockMembers = "SELECT id FROM members WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+    /// Capacity and open work (contacts owned with a live instance). Run after `lockMembers`, as its
+    /// own statement: in READ COMMITTED a statement's snapshot is taken when it starts, so counting
+    /// in the locking statement would miss what the previous lock holder committed.
+    static let memberLoads = """
+        SELECT m.id, m.capacity,
+               (SELECT count(*) FROM contacts c WHERE c.owner = m.id AND EXISTS (
+                   SELECT 1 FROM workflow_instances i WHERE i.contact = c.id AND i.state IN ('ready', 'running', 'waiting')))
+               AS open
+        FROM members m WHERE m.id = ANY($1::text[])
+        """
+
+    /// Commits a batch so that no member ends above capacity, even with many workers assigning at
+    /// once: when the batch gives live work to members with a capacity, their rows are locked, their
+    /// open work is counted afresh, and advances that would overfill a member are left out
+    /// (returned as `rejected`; the worker releases them to be routed again).
+    public func commitWithinCapacity(_ advances: [Advance], worker: String, now: Date) async throws
+        -> (committed: Set<Int>, rejected: [Advance])
+    {
+        let gaining = advances.compactMap { advance -> String? in
+            guard !advance.state.isFinal, let owner = advance.contact?.owner,
+                  advance.ownerChanges.contains(where: { $0.to == owner }) else { return nil }
+            return owner
+        }
+        guard !gaining.isEmpty else { return (try await commit(advances, worker: worker, now: now), []) }
+        return try await pool.transaction { connection in
+            var room: [String: Int] = [:]
+            let members = Array(Set(gaining)).sorted()
+            try await connection.query(Self.lockMembers, [members])
+            for row in try await connection.query(Self.memberLoads, [members]) {
+                if let capacity = try row.decode(Int?.self, "capacity") {
+                    room[try row.decode("id")] = capacity - (try row.decode(Int.self, "open"))
+                }
+            }
+            var accepted: [Advance] = [], rejected: [Advance] = []
+            for advance in advances {
+                if !advance.state.isFinal, let owner = advance.contact?.owner,
+                   advance.ownerChanges.contains(where: { $0.to == owner }), let left = room[owner]
+                {
+                    if left <= 0 { rejected.append(advance); continue }
+                    room[owner] = left - 1
+                }
+                accepted.append(advance)
+            }
+            return (try await self.commit(accepted, worker: worker, now: now, on: connection), rejected)
         }
     }
 }
