@@ -128,7 +128,9 @@ public final class Worker: Sendable {
         let advances = try await advance(batch)
         var committed: Set<Int>
         do {
-            let result = try await store.commitWithinCapacity(advances, worker: configuration.id, now: batch.now)
+            let limited = Set(try await state.directory(from: store).members.values.filter { $0.capacity != nil }.map(\.id))
+            let result = try await store.commitWithinCapacity(
+                advances, limited: limited, worker: configuration.id, now: batch.now)
             committed = result.committed
             if !result.rejected.isEmpty {
                 // Members filled up meanwhile: route these again with fresh loads.

@@ -148,11 +148,13 @@ extension Store {
     /// once: when the batch gives live work to members with a capacity, their rows are locked, their
     /// open work is counted afresh, and advances that would overfill a member are left out
     /// (returned as `rejected`; the worker releases them to be routed again).
-    public func commitWithinCapacity(_ advances: [Advance], worker: String, now: Date) async throws
+    /// `limited`: the members that have a capacity; batches that give work to no such member take
+    /// the plain path, so unlimited teams never wait on member locks.
+    public func commitWithinCapacity(_ advances: [Advance], limited: Set<String>, worker: String, now: Date) async throws
         -> (committed: Set<Int>, rejected: [Advance])
     {
         let gaining = advances.compactMap { advance -> String? in
-            guard !advance.state.isFinal, let owner = advance.contact?.owner,
+            guard !advance.state.isFinal, let owner = advance.contact?.owner, limited.contains(owner),
                   advance.ownerChanges.contains(where: { $0.to == owner }) else { return nil }
             return owner
         }
