@@ -39,7 +39,8 @@ extension NodeReader {
         case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
              .composer(let context, let problem, let mark, _):
             let while_ = context.map { " (\(oneLine($0.text)) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
-            issue(line: mark.line, column: mark.column, "", "not valid YAML: \(oneLine(problem))\(while_)")
+            let (line, column) = Self.clamped(line: mark.line, column: mark.column, in: source)
+            issue(line: line, column: column, "", "not valid YAML: \(oneLine(problem))\(while_)")
         case .reader(let problem, let offset, _, _):
             let (line, column) = offset.map { Self.position(ofCharacter: $0, in: source) } ?? (1, 1)
             issue(line: line, column: column, "", "not valid YAML: \(oneLine(problem))")
@@ -121,6 +122,14 @@ extension NodeReader {
             return text
         }
         return text.replacingOccurrences(of: "\t", with: " ")
+    }
+
+    /// A position libyaml gives for the end of the input: when the text does not end with a line break,
+    /// libyaml reports the line after the last one, which no editor shows; point after the last character instead.
+    static func clamped(line: Int, column: Int, in text: String) -> (Int, Int) {
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+        guard line > lines.count, let last = lines.last else { return (line, column) }
+        return (lines.count, last.unicodeScalars.count + 1)
     }
 
     /// 1-based line and column of the character at `offset`.

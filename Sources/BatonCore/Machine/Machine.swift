@@ -179,8 +179,7 @@ public struct Machine: Sendable {
                 directory.members[backup]?.openCount += 1
                 return .member(backup, team: info.team, reason: "backup")
             }
-            return Router.route(team: team, strategy: .roundRobin, fallback: .queue, contact: run.contact,
-                                directory: &directory, rotation: &rotation, now: run.now)
+            return nextInRotation(team: team, run: run, directory: &directory, rotation: &rotation)
         case .manager:
             if let manager = directory.teams[team]?.manager, let info = directory.members[manager], info.active {
                 directory.members[manager]?.openCount += 1
@@ -191,9 +190,20 @@ public struct Machine: Sendable {
             return Router.route(team: name, strategy: .roundRobin, fallback: .queue, contact: run.contact,
                                 directory: &directory, rotation: &rotation, now: run.now)
         case .nextInRotation:
-            return Router.route(team: team, strategy: .roundRobin, fallback: .queue, contact: run.contact,
-                                directory: &directory, rotation: &rotation, now: run.now)
+            return nextInRotation(team: team, run: run, directory: &directory, rotation: &rotation)
         }
+    }
+
+    /// The next eligible member of the team's rotation other than the current owner (an escalation
+    /// never hands the contact back to the owner who let it lapse); the team's queue when there is none.
+    private func nextInRotation(
+        team: String, run: Run, directory: inout Directory, rotation: inout Rotation
+    ) -> Router.Decision {
+        let owner = run.contact.owner.flatMap { id in directory.members[id].map { (id, $0) } }
+        if let (id, _) = owner { directory.members[id]?.active = false }
+        defer { if let (id, info) = owner { directory.members[id] = info } }
+        return Router.route(team: team, strategy: .roundRobin, fallback: .queue, contact: run.contact,
+                            directory: &directory, rotation: &rotation, now: run.now)
     }
 }
 

@@ -37,7 +37,7 @@ public struct MinuteRange: Hashable, Sendable, Codable {
 
     /// Parses `09:00-17:00`; nil when malformed or empty.
     public init?(parsing text: String) {
-        let parts = text.split(separator: "-").map { $0.trimmingCharacters(in: .whitespaces) }
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
         guard parts.count == 2, let start = Self.minutes(parts[0]), let end = Self.minutes(parts[1]), start < end
         else { return nil }
         self.start = start

@@ -26,7 +26,7 @@ public enum Router {
                     if let info = directory.members[member], info.isEligible(at: now) {
                         return take(member, team: info.team, reason: name, &directory)
                     }
-                    return fallbackDecision(fallback, team: team, contact: contact, directory: &directory, now: now)
+                    break  // that member cannot take it now (away, inactive, full): the team's routing below does
                 }
                 if let ruleTeam = rule.team {
                     let decision = route(
