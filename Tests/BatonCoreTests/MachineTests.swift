@@ -548,3 +548,31 @@ private func escalation(_ escalate: Escalate) -> WorkflowDefinition {
         #expect(first.rotation == second.rotation)
     }
 }
+
+@Suite struct UpcomingDeadlineTests {
+    @Test func aNotifyBeforeTheWaitNamesTheWaitsDeadline() throws {
+        let text = """
+            name: w
+            start: tell
+            steps:
+              tell:
+                notify: { to: [owner], message: "due {{deadline}} for {{event}}" }
+                next: wait
+              wait:
+                wait_for_sla: { event: first_touch, within: 1h }
+                on_met: done
+                on_breach: done
+              done:
+                end: {}
+            """
+        let definition = try DefinitionLoader.workflow(from: text, file: "w.yaml")
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var directory = Directory(teams: [TeamInfo(name: "t", members: ["a"])], members: [MemberInfo(id: "a", name: "A", team: "t")])
+        var rotation = Rotation()
+        let instance = InstanceSnapshot(id: 1, workflow: "w", version: 1,
+                                        contact: ContactSnapshot(id: "C-1", owner: "a", team: "t"), state: .ready,
+                                        step: "tell", createdAt: now)
+        let advance = Machine().advance(instance, definition: definition, directory: &directory, rotation: &rotation, now: now)
+        #expect(advance.notifications.first?.message == "due 2027-01-15T09:00:00Z for first_touch")
+    }
+}

@@ -150,8 +150,8 @@ import Testing
                 next: a
             """) == [
             #"wf.yaml:8:5: steps.a.next: "next" does not belong in a wait_for_sla step (it goes on to on_met or on_breach)"#,
-            #"wf.yaml:11:5: steps.b.on_met: "on_met" does not belong in a assign step (only wait_for_sla has on_met and on_breach; use next)"#,
-            #"wf.yaml:15:5: steps.c.next: "next" does not belong in a end step (an end step finishes the instance)"#,
+            #"wf.yaml:11:5: steps.b.on_met: "on_met" does not belong in an assign step (only wait_for_sla has on_met and on_breach; use next)"#,
+            #"wf.yaml:15:5: steps.c.next: "next" does not belong in an end step (an end step finishes the instance)"#,
         ])
     }
 

@@ -40,7 +40,7 @@ extension DefinitionLoader {
             case "end": "an end step finishes the instance"
             default: "only wait_for_sla has on_met and on_breach; use next"
             }
-            r.issue(pair.keyNode, f.path(pair.key), "\"\(pair.key)\" does not belong in a \(kind) step (\(why))")
+            r.issue(pair.keyNode, f.path(pair.key), "\"\(pair.key)\" does not belong in \("aeiou".contains(kind.first ?? "x") ? "an" : "a") \(kind) step (\(why))")
         }
         for key in transitionKeys {
             guard let hint = wanted[key] else { continue }

@@ -365,9 +365,38 @@ struct Run {
         person("owner", contact.owner)
         person("new_owner", contact.owner)
         person("previous_owner", contact.previousOwner)
-        if let deadline { vars["deadline"] = iso(deadline) }
-        if let waitEvent { vars["event"] = waitEvent }
+        // Before its wait begins, {{deadline}} names the deadline of the wait this path reaches next
+        // ("first touch due …" in the message that announces the owner).
+        if let due = deadline ?? upcomingWait(from: step, definition: definition, directory: directory)?.deadline {
+            vars["deadline"] = iso(due)
+        }
+        if let event = waitEvent ?? upcomingWait(from: step, definition: definition, directory: directory)?.event {
+            vars["event"] = event
+        }
         return vars
+    }
+
+    /// The first wait_for_sla reached from `step` through plain transitions and branches (as the
+    /// contact's attributes decide them), and when it would breach if it began now.
+    func upcomingWait(from step: String, definition: WorkflowDefinition, directory: Directory) -> (event: String, deadline: Date)? {
+        var current = step
+        for _ in 0..<32 {
+            guard let action = definition.step(current)?.action else { return nil }
+            switch action {
+            case .waitForSLA(let wait, _, _):
+                if wait.clock == .businessHours, let name = wait.calendar, let calendar = directory.calendars[name] {
+                    return (wait.event, BusinessClock.deadline(from: now, adding: wait.within.seconds, in: calendar))
+                }
+                return (wait.event, now.addingTimeInterval(TimeInterval(wait.within.seconds)))
+            case .assign(_, let next), .notify(_, let next), .escalate(_, let next), .handoff(_, let next), .goto(let next):
+                current = next
+            case .branch(let branch):
+                current = branch.cases.first { $0.when.matches(contact.attributes) }?.next ?? branch.otherwise
+            case .end:
+                return nil
+            }
+        }
+        return nil
     }
 
     func finish(state: InstanceState, runAt: Date) -> Advance {
