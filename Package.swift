@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
         // libpq's C API. Only the Postgres module imports it.
@@ -31,7 +32,9 @@ let package = Package(
         // The pure core: Model, Definitions (parse + validate), Routing, Machine. No database, no network.
         .target(
             name: "BatonCore",
-            dependencies: [.product(name: "Yams", package: "Yams")],
+            dependencies: [
+                .product(name: "Yams", package: "Yams"), .product(name: "Mustache", package: "swift-mustache"),
+            ],
             swiftSettings: swift6),
         // The engine: Store (every SQL statement), Runtime (worker, outbox relay), Admin (inspection).
         .target(

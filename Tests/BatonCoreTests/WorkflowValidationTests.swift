@@ -543,3 +543,26 @@ import Testing
         }
     }
 }
+
+@Suite struct TemplateEngineTests {
+    @Test func anUnclosedSectionIsRejectedWhenApplied() {
+        let text = """
+            name: wf
+            start: a
+            steps:
+              a:
+                notify: { to: owner, message: "{{#team}}open section" }
+                next: b
+              b:
+                end: {}
+            """
+        #expect(throws: DefinitionErrors.self) { try DefinitionLoader.workflow(from: text, file: "wf.yaml") }
+    }
+
+    @Test func rendersPlainTextWithNestedNamesAndSections() {
+        let text = Template.render(
+            "{{contact.id}} for {{owner.name}} <{{owner.email}}>{{#reason}} ({{reason}}){{/reason}}{{^deadline}}, no deadline{{/deadline}}",
+            ["contact.id": "C-1", "owner.name": "Ana O'Brien", "owner.email": "ana@example.com", "reason": "purchased"])
+        #expect(text == "C-1 for Ana O'Brien <ana@example.com> (purchased), no deadline")
+    }
+}

@@ -39,6 +39,11 @@ extension DefinitionLoader {
             r.issue(node, p, "unknown template variable \"{{\(name)}}\"\(hint)")
             ok = false
         }
+        // The names are fine; the structure must parse too (sections closed, and so on).
+        if ok, (try? Template.compile(template)) == nil {
+            r.issue(node, p, "not a valid mustache template (check that every {{#section}} is closed by {{/section}})")
+            return false
+        }
         return ok
     }
 }
