@@ -12,9 +12,12 @@ public enum Template {
     }
 
     public static func render(_ template: String, _ values: [String: String]) -> String {
-        guard let compiled = try? compile(template) else { return template }
+        guard let compiled = cache.compiled(template) else { return template }
         return compiled.render(nested(values))
     }
+
+    /// Workflows have few distinct templates and render them for every instance: parse each once.
+    private static let cache = TemplateCache()
 
     /// `["owner.name": "Ana"]` -> `["owner": ["name": "Ana"]]`.
     static func nested(_ values: [String: String]) -> [String: Any] {
@@ -34,5 +37,22 @@ public enum Template {
             insert(key.split(separator: ".")[...], value, into: &root)
         }
         return root
+    }
+}
+
+/// Parsed templates by their text. `@unchecked Sendable`: `templates` is only touched under `lock`;
+/// MustacheTemplate values are immutable and Sendable.
+final class TemplateCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var templates: [String: MustacheTemplate] = [:]
+
+    func compiled(_ text: String) -> MustacheTemplate? {
+        if let hit = lock.withLock({ templates[text] }) { return hit }
+        guard let template = try? Template.compile(text) else { return nil }
+        lock.withLock {
+            if templates.count > 10_000 { templates.removeAll() }  // bounded; templates come from definitions
+            templates[text] = template
+        }
+        return template
     }
 }
