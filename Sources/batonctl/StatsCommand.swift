@@ -1,5 +1,6 @@
 import ArgumentParser
 import Baton
+import BatonCore
 import Foundation
 
 struct StatsCommand: AsyncParsableCommand {
@@ -40,9 +41,7 @@ struct StatsCommand: AsyncParsableCommand {
     }
 }
 
-/// `90s`, `15m`, `4h`, `3d` in seconds.
+/// `90s`, `15m`, `4h`, `3d` in seconds (the workflow files' duration syntax).
 func parseSpan(_ text: String) -> TimeInterval? {
-    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
-    guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0 else { return nil }
-    return n * unit
+    TimeSpan(parsing: text).map { TimeInterval($0.seconds) }
 }

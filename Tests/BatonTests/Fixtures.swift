@@ -14,6 +14,9 @@ struct Engine {
           - name: always
             timezone: UTC
             hours: { mon: "00:00-24:00", tue: "00:00-24:00", wed: "00:00-24:00", thu: "00:00-24:00", fri: "00:00-24:00", sat: "00:00-24:00", sun: "00:00-24:00" }
+          - name: one-minute
+            timezone: UTC
+            hours: { mon: "00:00-00:01", tue: "00:00-00:01", wed: "00:00-00:01", thu: "00:00-00:01", fri: "00:00-00:01", sat: "00:00-00:01", sun: "00:00-00:01" }
         teams:
           - name: sales
             kind: sales

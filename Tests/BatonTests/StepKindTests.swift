@@ -146,6 +146,27 @@ struct StepKindTests {
         try await Task.sleep(for: .milliseconds(1200))
         try await engine.drain()
         #expect(try await engine.state(id) == ("completed", "late"))
+
+        // A calendar open one minute a day: one business second is due at the next opening, not in 1 s.
+        let narrow = workflow.replacingOccurrences(of: "name: bh", with: "name: bh2")
+            .replacingOccurrences(of: "calendar: always", with: "calendar: one-minute")
+        _ = try await engine.store.applyWorkflow(
+            try DefinitionLoader.workflow(from: narrow, file: "bh2.yaml", known: try await engine.store.knownNames()),
+            source: narrow, file: nil)
+        let second = try await engine.start("bh2", "C-2")
+        try await engine.drain()
+        let row = try await engine.rows("""
+            SELECT extract(epoch FROM wait_started_at)::float8 AS started, extract(epoch FROM deadline)::float8 AS due
+            FROM workflow_instances WHERE id = $1
+            """, [second])[0]
+        let started = try row.decode(Double.self, "started"), due = try row.decode(Double.self, "due")
+        let secondOfDay = started.truncatingRemainder(dividingBy: 86400)
+        if secondOfDay < 59 {
+            #expect(abs(due - started - 1) < 0.01)  // inside today's opening minute
+        } else if secondOfDay >= 60 {  // (the last second of the opening minute splits the wait: not asserted)
+            let nextOpening = (started - secondOfDay) + 86400
+            #expect(abs(due - (nextOpening + 1)) < 0.01, "due \(due), next opening \(nextOpening)")
+        }
     }
 
     @Test func handoffRoutesToTheOtherTeam() async throws {

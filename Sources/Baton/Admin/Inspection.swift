@@ -104,45 +104,4 @@ extension Store {
             return (summary, lastError, timeline)
         }
     }
-
-    /// Outcome counts for the demo's summary and `stats`-like reports.
-    static let outcomeCounts = """
-        SELECT
-          (SELECT count(*) FROM workflow_instances WHERE workflow = $1) AS started,
-          (SELECT count(*) FROM workflow_instances WHERE workflow = $1 AND state = 'completed') AS completed,
-          (SELECT count(*) FROM workflow_instances WHERE workflow = $1 AND state IN ('ready', 'running', 'waiting')) AS active,
-          (SELECT count(*) FROM workflow_instances WHERE workflow = $1 AND state = 'failed') AS failed,
-          (SELECT count(*) FROM instance_events e JOIN workflow_instances i ON i.id = e.instance
-             WHERE i.workflow = $1 AND e.detail LIKE 'sla_met%') AS sla_met,
-          (SELECT count(*) FROM instance_events e JOIN workflow_instances i ON i.id = e.instance
-             WHERE i.workflow = $1 AND e.detail LIKE 'sla_breached%') AS sla_breached,
-          (SELECT count(*) FROM instance_events e JOIN workflow_instances i ON i.id = e.instance
-             WHERE i.workflow = $1 AND e.detail LIKE 'escalated%') AS escalations,
-          (SELECT count(*) FROM instance_events e JOIN workflow_instances i ON i.id = e.instance
-             WHERE i.workflow = $1 AND e.detail LIKE 'handoff:%') AS handoffs,
-          (SELECT count(*) FROM outbox WHERE workflow = $1) AS notifications
-        """
-
-    public func outcomeCounts(workflow: String) async throws -> [String: Int] {
-        try await pool.withConnection { connection in
-            let row = try await connection.query(Self.outcomeCounts, [workflow])[0]
-            var counts: [String: Int] = [:]
-            for name in ["started", "completed", "active", "failed", "sla_met", "sla_breached", "escalations", "handoffs", "notifications"] {
-                counts[name] = try row.decode(Int.self, name)
-            }
-            return counts
-        }
-    }
-
-    static let ownerCounts = """
-        SELECT to_owner AS member, count(*) AS assigned FROM ownership_history
-        WHERE to_owner IS NOT NULL GROUP BY to_owner ORDER BY to_owner
-        """
-
-    /// Assignments per member over the whole history.
-    public func assignmentsPerMember() async throws -> [(String, Int)] {
-        try await pool.withConnection { connection in
-            try await connection.query(Self.ownerCounts).map { (try $0.decode("member"), try $0.decode("assigned")) }
-        }
-    }
 }

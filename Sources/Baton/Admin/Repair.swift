@@ -101,15 +101,15 @@ extension Store {
         ), events AS (
             INSERT INTO instance_events (instance, seq, step, from_state, to_state, worker, attempt, detail)
             SELECT id, seq, step, 'failed', 'ready', $3, 0, 'manual retry by ' || $3 FROM moved
+        ), woken AS (
+            SELECT pg_notify('baton_wake', 'retry') WHERE EXISTS (SELECT 1 FROM moved)
         )
-        SELECT id FROM moved ORDER BY id
+        SELECT id FROM moved, (SELECT count(*) FROM woken) w ORDER BY id
         """
 
     public func retry(instance: Int?, workflow: String?, by who: String) async throws -> [Int] {
         try await pool.withConnection { connection in
-            let ids = try await connection.query(Self.retryInstances, [instance, workflow, who]).map { try $0.decode(Int.self, at: 0) }
-            if !ids.isEmpty { try await connection.query("SELECT pg_notify('baton_wake', 'retry')") }
-            return ids
+            try await connection.query(Self.retryInstances, [instance, workflow, who]).map { try $0.decode(Int.self, at: 0) }
         }
     }
 

@@ -125,10 +125,11 @@ public final class Worker: Sendable {
         }
         defer { renewer.cancel() }
 
-        let advances = try await advance(batch)
+        let directory = try await state.directory(from: store)
+        let advances = try await advance(batch, directory: directory)
         var committed: Set<Int>
         do {
-            let limited = Set(try await state.directory(from: store).members.values.filter { $0.capacity != nil }.map(\.id))
+            let limited = Set(directory.members.values.filter { $0.capacity != nil }.map(\.id))
             let result = try await store.commitWithinCapacity(
                 advances, limited: limited, worker: configuration.id, now: batch.now)
             committed = result.committed
@@ -166,8 +167,7 @@ public final class Worker: Sendable {
 
     /// Runs the Machine over a batch: once counting round-robin demand per team, then again with
     /// positions reserved for exactly that demand in one statement.
-    func advance(_ batch: ClaimedBatch) async throws -> [Advance] {
-        let directory = try await state.directory(from: store)
+    func advance(_ batch: ClaimedBatch, directory: Directory) async throws -> [Advance] {
         var definitions: [String: WorkflowDefinition] = [:]
         for instance in batch.instances {
             let key = "\(instance.workflow)@\(instance.version)"
@@ -176,12 +176,9 @@ public final class Worker: Sendable {
         func runAll(_ rotation: inout Rotation) -> [Advance] {
             var directory = directory
             return batch.instances.map { instance in
-                let key = "\(instance.workflow)@\(instance.version)"
-                guard let definition = definitions[key] else {
-                    let orphan = WorkflowDefinition(name: instance.workflow, start: instance.step, steps: [])
-                    return machine.advance(instance, definition: orphan, directory: &directory, rotation: &rotation,
-                                           now: batch.now, jitter: jitter(instance))
-                }
+                // A version that cannot be loaded has no steps: the Machine fails the instance with that error.
+                let definition = definitions["\(instance.workflow)@\(instance.version)"]
+                    ?? WorkflowDefinition(name: instance.workflow, start: instance.step, steps: [])
                 return machine.advance(instance, definition: definition, directory: &directory, rotation: &rotation,
                                        now: batch.now, jitter: jitter(instance))
             }

@@ -57,7 +57,7 @@ extension Store {
 
     /// Claims a batch for `worker` under a lease of `lease`.
     public func claim(worker: String, limit: Int, lease: Duration, at time: Date? = nil) async throws -> ClaimedBatch {
-        let leaseMillis = Int(lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000)
+        let leaseMillis = lease.wholeMilliseconds
         return try await pool.withConnection { connection in
             let rows = try await connection.query(Self.claimInstances, [time, worker, limit, leaseMillis])
             var now = time ?? Date()
@@ -95,7 +95,7 @@ extension Store {
 
     public func renewLeases(_ held: [(id: Int, fence: Int)], worker: String, lease: Duration) async throws {
         guard !held.isEmpty else { return }
-        let leaseMillis = Int(lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000)
+        let leaseMillis = lease.wholeMilliseconds
         try await pool.withConnection { connection in
             try await connection.query(
                 Self.renewLeases,

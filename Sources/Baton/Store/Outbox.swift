@@ -51,7 +51,7 @@ extension Store {
     }
 
     public func claimOutbox(limit: Int, lease: Duration) async throws -> [OutboxMessage] {
-        let millis = Int(lease.components.seconds * 1000 + lease.components.attoseconds / 1_000_000_000_000_000)
+        let millis = lease.wholeMilliseconds
         return try await pool.withConnection { connection in
             try await connection.query(Self.claimOutbox, [limit, millis]).map(Self.outboxMessage)
         }
@@ -75,7 +75,7 @@ extension Store {
         let (status, error, delay): (String, String?, Int) = switch outcome {
         case .delivered: ("delivered", nil, 0)
         case .retry(let after, let error):
-            ("pending", error, Int(after.components.seconds * 1000 + after.components.attoseconds / 1_000_000_000_000_000))
+            ("pending", error, after.wholeMilliseconds)
         case .dead(let error): ("dead", error, 0)
         }
         try await pool.withConnection { connection in

@@ -12,3 +12,8 @@ public struct Store: Sendable {
         self.logger = logger
     }
 }
+
+extension Duration {
+    /// Whole milliseconds, for statements that take an interval as `$n * interval '1 millisecond'`.
+    var wholeMilliseconds: Int { Int(components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000) }
+}
