@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "baton-worker", targets: ["baton-worker"]),
         .executable(name: "batonctl", targets: ["batonctl"]),
+        .executable(name: "baton-server", targets: ["baton-server"]),
         .executable(name: "baton-bench", targets: ["baton-bench"]),
         .library(name: "Postgres", targets: ["Postgres"]),
     ],
@@ -20,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // libpq's C API. Only the Postgres module imports it.
@@ -43,6 +46,23 @@ let package = Package(
                 "BatonCore", "Postgres", .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swift6),
+        // The HTTP API's routes over the engine's shared reads and commands. Imports Baton, never Postgres.
+        .target(
+            name: "BatonHTTP",
+            dependencies: [
+                "Baton", "BatonCore", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swift6),
+        .executableTarget(
+            name: "baton-server",
+            dependencies: [
+                "Baton", "BatonHTTP", "Postgres", .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swift6),
         .executableTarget(
@@ -77,6 +97,13 @@ let package = Package(
             path: "Tests/BatonTesting", swiftSettings: swift6),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "BatonTesting"], swiftSettings: swift6),
         .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"], swiftSettings: swift6),
-        .testTarget(name: "BatonTests", dependencies: ["Baton", "BatonCore", "Postgres", "BatonTesting"], swiftSettings: swift6),
+        .testTarget(
+            name: "BatonTests",
+            dependencies: [
+                "Baton", "BatonCore", "Postgres", "BatonTesting", "BatonHTTP",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swift6),
     ]
 )

@@ -39,3 +39,20 @@ ensure_swift() {
   [ -x /opt/swift/usr/bin/swift ] && { export PATH=/opt/swift/usr/bin:$PATH; return 0; }
   die "swift is not installed (Swift 6.1 or newer is needed; see https://swift.org/install)"
 }
+
+# Creates the private Python venv .venv (ignored by git) and installs the given pinned packages
+# into it when missing. Needs python3 with venv (Debian: python3-venv).
+ensure_venv() {
+  local root; root=$(baton_root)
+  if [ ! -x "$root/.venv/bin/pip" ]; then
+    python3 -m venv "$root/.venv" 2>/dev/null || {
+      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+      python3 -m venv "$root/.venv"
+    }
+  fi
+  local missing=()
+  for pkg in "$@"; do "$root/.venv/bin/pip" show -q "${pkg%%=*}" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]} into .venv with pip"
+  "$root/.venv/bin/pip" install -q --disable-pip-version-check "${missing[@]}" >&2
+}

@@ -1,0 +1,35 @@
+import Baton
+import Foundation
+import Hummingbird
+
+/// `/v1/contacts/{id}`: a contact's owner and whole ownership history; reassigning it by hand.
+struct ContactsController {
+    let store: Store
+    let settings: ServerSettings
+
+    func register(on group: RouterGroup<BatonRequestContext>) {
+        group.get("contacts/{id}", use: show)
+        group.post("contacts/{id}/reassign", use: reassign)
+    }
+
+    @Sendable func show(_ request: Request, context: BatonRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard let contact = try await store.contact(id) else { throw Problem.notFound("no contact \(id)") }
+        return JSON.response(contact)
+    }
+
+    /// `POST /v1/contacts/{id}/reassign {to, reason}`: recorded as `manual:<token name> <reason>`.
+    @Sendable func reassign(_ request: Request, context: BatonRequestContext) async throws -> Response {
+        let caller = try context.require(.admin, to: "reassigning a contact")
+        let id = try context.parameters.require("id")
+        let body = try await request.body.collect(upTo: settings.maxBodyBytes)
+        return try await idempotent(request, context, store: store, body: body) {
+            let fields = JSONFields(try JSON.object(body))
+            let member = try fields.string("to")
+            let reason = try fields.string("reason")
+            try await store.reassignByHand(contact: id, to: member, reason: reason, by: caller.name)
+            guard let contact = try await store.contact(id) else { throw Problem.notFound("no contact \(id)") }
+            return Reply(contact)
+        }
+    }
+}

@@ -1,0 +1,78 @@
+import Baton
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+
+/// A response whose bytes are kept, so a POST with an `Idempotency-Key` can answer a repeat with it.
+struct Reply: Sendable {
+    var status: HTTPResponse.Status
+    var body: Data
+    var location: String?
+
+    init<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, location: String? = nil) {
+        self.status = status
+        self.body = JSON.encode(value)
+        self.location = location
+    }
+
+    init(status: HTTPResponse.Status, body: Data) {
+        self.status = status
+        self.body = body
+    }
+
+    var response: Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if let location { headers[.location] = location }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: body)))
+    }
+}
+
+extension HTTPField.Name {
+    /// The header that makes a POST safe to repeat.
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    /// Set on a response replayed for a repeated Idempotency-Key.
+    static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
+}
+
+/// Runs a POST once per (token, `Idempotency-Key`): the first request acts and its response is
+/// stored; a repeat with the same method, path and body gets that response again (with
+/// `Idempotent-Replayed: true`); the same key on another request is a 422. Without the header the
+/// work simply runs. A request that fails is forgotten, so it can be sent again.
+func idempotent(_ request: Request, _ context: BatonRequestContext, store: Store, body: ByteBuffer,
+                _ work: () async throws -> Reply) async throws -> Response {
+    guard let key = request.headers[.idempotencyKey] else { return try await work().response }
+    guard !key.isEmpty, key.utf8.count <= 255 else {
+        throw Problem.invalid("Idempotency-Key must be 1 to 255 characters")
+    }
+    let caller = try context.caller()
+    var hasher = SHA256()
+    hasher.update(data: Data(request.method.rawValue.utf8))
+    hasher.update(data: Data([0]))
+    hasher.update(data: Data(request.uri.description.utf8))
+    hasher.update(data: Data([0]))
+    hasher.update(data: Data(buffer: body))
+    let hash = Data(hasher.finalize())
+    switch try await store.beginIdempotent(token: caller.name, key: key, method: request.method.rawValue,
+                                            path: request.uri.path, requestHash: hash) {
+    case .replay(let status, let body):
+        var response = Reply(status: HTTPResponse.Status(code: status), body: body).response
+        response.headers[.idempotentReplayed] = "true"
+        return response
+    case .mismatch:
+        throw Problem(.idempotencyMismatch, .unprocessableContent,
+                      "Idempotency-Key \(key) was used for a different request; use a new key for a new request")
+    case .inProgress:
+        throw Problem(.idempotencyInProgress, .conflict, "a request with Idempotency-Key \(key) is still in progress; try again shortly")
+    case .proceed:
+        do {
+            let reply = try await work()
+            try await store.finishIdempotent(token: caller.name, key: key, status: reply.status.code, body: reply.body)
+            return reply.response
+        } catch {
+            try? await store.abandonIdempotent(token: caller.name, key: key)
+            throw error
+        }
+    }
+}

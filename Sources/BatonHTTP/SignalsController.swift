@@ -1,0 +1,37 @@
+import Baton
+import Foundation
+import Hummingbird
+
+/// `POST /v1/signals {event, contact, payload}`: records an external event and wakes the waits for it.
+struct SignalsController {
+    let store: Store
+    let settings: ServerSettings
+
+    /// What a signal did.
+    struct Recorded: Codable {
+        var id: String
+        var event: String
+        var contact: String
+        var woken: Int
+    }
+
+    func register(on group: RouterGroup<BatonRequestContext>) {
+        group.post("signals", use: signal)
+    }
+
+    @Sendable func signal(_ request: Request, context: BatonRequestContext) async throws -> Response {
+        _ = try context.require(.operator_, to: "sending a signal")
+        let body = try await request.body.collect(upTo: settings.maxBodyBytes)
+        return try await idempotent(request, context, store: store, body: body) {
+            let fields = JSONFields(try JSON.object(body))
+            let event = try fields.string("event")
+            let contact = try fields.string("contact")
+            let payload = try fields.rawJSON("payload")
+            if let payload, payload.utf8.count > settings.maxAttributeBytes {
+                throw Problem.tooLarge("payload is \(payload.utf8.count) bytes; the limit is \(settings.maxAttributeBytes)")
+            }
+            let result = try await store.signal(event, contact: contact, payload: payload)
+            return Reply(Recorded(id: String(result.signal), event: event, contact: contact, woken: result.woken), status: .created)
+        }
+    }
+}
