@@ -3,7 +3,8 @@ import Foundation
 import Hummingbird
 
 /// `GET /healthz` (the process answers), `GET /readyz` (the database answers and its schema is the
-/// one these binaries know), and `GET /v1/openapi.yaml` (the contract): none needs a token.
+/// one these binaries know), `GET /metrics` (Prometheus text) and `GET /v1/openapi.yaml` (the
+/// contract): none needs a token.
 struct HealthController {
     let store: Store
     let settings: ServerSettings
@@ -18,6 +19,7 @@ struct HealthController {
         router.get("healthz", use: healthz)
         router.get("readyz", use: readyz)
         router.get("v1/openapi.yaml", use: openAPI)
+        router.get("metrics") { _, _ in PrometheusExport.response() }
     }
 
     @Sendable func healthz(_ request: Request, context: BatonRequestContext) async throws -> Response {

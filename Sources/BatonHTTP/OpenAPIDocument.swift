@@ -54,6 +54,18 @@ paths:
             application/json:
               schema: { $ref: "#/components/schemas/Health" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /metrics:
+    get:
+      tags: [health]
+      summary: Prometheus metrics (text exposition format); the names are listed in docs/metrics.md.
+      operationId: metrics
+      security: []
+      responses:
+        "200":
+          description: The metrics.
+          content:
+            text/plain:
+              schema: { type: string }
   /v1/openapi.yaml:
     get:
       tags: [health]

@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Logging
 import Postgres
+import ServiceLifecycle
 
 /// Serves Baton's HTTP API: `/v1` (JSON, bearer tokens), `/healthz`, `/readyz`, `/v1/openapi.yaml`.
 @main
@@ -54,16 +55,26 @@ struct BatonServer: AsyncParsableCommand {
 
     func run() async throws {
         (logFormat.flatMap(LogFormat.init(rawValue:)) ?? .automatic).bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
+        PrometheusExport.bootstrap()
         let logger = Logger(label: "baton.server")
         let (host, port) = try address()
         let config = try ConnectionConfig.fromEnvironment(url: databaseURL, applicationName: "baton-server")
         let pool = ConnectionPool(config, maxConnections: poolSize, logger: logger)
         let store = Store(pool: pool, logger: logger)
         let settings = ServerSettings(maxBodyBytes: maxBodyBytes, maxAttributeBytes: maxAttributeBytes, openAPIPath: openapi)
-        let app = buildApplication(store: store, host: host, port: port, settings: settings, logger: logger)
+        let sampler = SamplerService(sampler: MetricsSampler(store: store, logger: logger))
+        let app = buildApplication(store: store, host: host, port: port, settings: settings, services: [sampler], logger: logger)
         logger.info("listening", metadata: ["address": "\(host):\(port)"])
         try await app.runService()
         await pool.close()
         logger.info("stopped")
+    }
+}
+
+/// The metrics sampler as a service of the server's ServiceGroup: it stops when the group shuts down.
+struct SamplerService: Service {
+    let sampler: MetricsSampler
+    func run() async throws {
+        await cancelWhenGracefulShutdown { await sampler.run() }
     }
 }
