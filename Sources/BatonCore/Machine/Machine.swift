@@ -207,11 +207,7 @@ public struct Machine: Sendable {
     }
 }
 
-func iso(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: date)
-}
+func iso(_ date: Date) -> String { RFC3339.string(date) }
 
 /// The working state of one claim.
 struct Run {
