@@ -31,7 +31,11 @@ struct BatonWorker: AsyncParsableCommand {
     @Flag(help: "Run only the outbox relay (deliver notifications), no workflow steps.") var onlyOutbox = false
     @Flag(help: "Run no outbox relay in this process.") var noOutbox = false
     @Option(help: "First retry delay of a failed delivery; doubles per attempt.") var outboxBackoff = "1s"
-    @Option(help: "How long a delivery in flight is held before another relay may send it again.") var outboxLease = "30s"
+    @Option(help: "How long a delivery in flight is held before another relay may send it again (at least a channel's timeout + 5s).")
+    var outboxLease = "30s"
+    @Option(help: "With --until-idle: exit 1 when the database cannot be reached for this long.") var connectTimeout = "30s"
+    @Option(help: "With --until-idle: wait this long for notifications in backoff to come due; later ones are left for the next run.")
+    var drainLimit = "30s"
 
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
@@ -41,6 +45,8 @@ struct BatonWorker: AsyncParsableCommand {
         if onlyOutbox && noOutbox { throw ValidationError("--only-outbox and --no-outbox exclude each other") }
         if parseDuration(outboxLease) == nil { throw ValidationError("--outbox-lease: bad duration \(outboxLease) (e.g. 30s)") }
         if parseDuration(outboxBackoff) == nil { throw ValidationError("--outbox-backoff: bad duration \(outboxBackoff) (e.g. 1s)") }
+        if parseDuration(connectTimeout) == nil { throw ValidationError("--connect-timeout: bad duration \(connectTimeout) (e.g. 30s)") }
+        if parseDuration(drainLimit) == nil { throw ValidationError("--drain-limit: bad duration \(drainLimit) (e.g. 30s)") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: one of trace, debug, info, notice, warning, error") }
     }
 
@@ -54,6 +60,31 @@ struct BatonWorker: AsyncParsableCommand {
         let logger = Logger(label: "baton.worker")
         let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let config = try ConnectionConfig.fromEnvironment(url: databaseURL, applicationName: "baton-worker")
+
+        // SIGTERM / SIGINT ask the worker to stop (before it has started: exit at once, nothing is
+        // held yet); a second one exits at once.
+        let onStop = StopAction { Foundation.exit(0) }
+        signal(SIGTERM, SIG_IGN)
+        signal(SIGINT, SIG_IGN)
+        let sources = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            let seen = SignalCount()
+            source.setEventHandler {
+                if seen.increment() > 1 { Foundation.exit(1) }
+                logger.info("stopping", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
+                onStop.run()
+            }
+            source.resume()
+            return source
+        }
+        defer { sources.forEach { $0.cancel() } }
+
+        do {
+            try await waitForDatabase(config, giveUpAfter: untilIdle ? parseDuration(connectTimeout)! : nil, logger: logger)
+        } catch let error as DatabaseUnreachable {
+            FileHandle.standardError.write(Data("baton-worker: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         let pool = ConnectionPool(config, maxConnections: concurrency + 2, logger: logger)
         let store = Store(pool: pool, logger: logger)
         let worker = Worker(
@@ -66,34 +97,45 @@ struct BatonWorker: AsyncParsableCommand {
             store: store,
             configuration: OutboxRelayConfiguration(
                 id: name, lease: parseDuration(outboxLease)!, baseBackoff: parseDuration(outboxBackoff)!,
-                pollInterval: parseDuration(pollInterval)!, untilIdle: untilIdle),
+                pollInterval: parseDuration(pollInterval)!, untilIdle: untilIdle, drainLimit: parseDuration(drainLimit)!,
+                giveUpAfter: parseDuration(connectTimeout)!),
             logger: Logger(label: "baton.outbox"))
 
-        // SIGTERM / SIGINT ask the worker to stop; a second one exits at once.
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let sources = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            let seen = SignalCount()
-            source.setEventHandler {
-                if seen.increment() > 1 { Foundation.exit(1) }
-                logger.info("stopping", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
-                Task {
-                    await worker.stop()
-                    await relay?.stop()
+        onStop.set {
+            Task {
+                await worker.stop()
+                await relay?.stop()
+            }
+        }
+        do {
+            if untilIdle {
+                // Steps first, then their notifications: the relay drains what this run produced.
+                if !onlyOutbox { try await worker.run() }
+                try await relay?.run()
+            } else {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    if !onlyOutbox { group.addTask { try await worker.run() } }
+                    if let relay { group.addTask { try await relay.run() } }
+                    try await group.waitForAll()
                 }
             }
-            source.resume()
-            return source
-        }
-        defer { sources.forEach { $0.cancel() } }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            if !onlyOutbox { group.addTask { try await worker.run() } }
-            if let relay { group.addTask { try await relay.run() } }
-            try await group.waitForAll()
+        } catch let error as OutboxRelayGaveUp {
+            await pool.close()
+            FileHandle.standardError.write(Data("baton-worker: \(error)\n".utf8))
+            throw ExitCode(1)
         }
         await pool.close()
     }
+}
+
+/// What a stop signal does; replaced once the worker runs. `@unchecked Sendable`: `action` is only
+/// touched under `lock`.
+final class StopAction: @unchecked Sendable {
+    private let lock = NSLock()
+    private var action: @Sendable () -> Void
+    init(_ action: @escaping @Sendable () -> Void) { self.action = action }
+    func set(_ new: @escaping @Sendable () -> Void) { lock.withLock { action = new } }
+    func run() { lock.withLock { action }() }
 }
 
 /// Counts signals received. `@unchecked Sendable`: `count` is only touched under `lock`.

@@ -97,7 +97,7 @@ func readInputFile(_ path: String) throws -> String {
 func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    encoder.dateEncodingStrategy = .iso8601
+    encoder.dateEncodingStrategy = .rfc3339
     print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }
 
@@ -115,7 +115,5 @@ func table(_ header: [String], _ rows: [[String]]) -> String {
 
 func rfc3339(_ date: Date?) -> String {
     guard let date else { return "-" }
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: date)
+    return RFC3339.string(date)
 }

@@ -11,7 +11,9 @@ struct Start: AsyncParsableCommand {
             live instance of the workflow keeps it: the existing instance's id is printed instead.
             With --file, a JSONL file has one {"contact": ID, "attributes": {...}} per line; a CSV file has
             a header row with a `contact` column, every other column an attribute. Bad lines are reported
-            with their line number and skipped, or with --strict fail the whole file before anything is stored.
+            with their line number and skipped, or with --strict fail the whole file before anything is stored
+            (and a good file is stored in one transaction: all of it or nothing). CSV follows RFC 4180: quoted
+            fields may hold commas, line breaks and doubled quotes.
 
             Examples:
               batonctl start inbound-lead --contact C-1001 --attr country=DE --attr tier=enterprise
@@ -23,8 +25,9 @@ struct Start: AsyncParsableCommand {
     @Option(help: "The contact's id.") var contact: String?
     @Option(name: .customLong("attr"), help: "An attribute as key=value (repeatable).") var attributes: [String] = []
     @Option(help: "Enroll many contacts from a .jsonl or .csv file.") var file: String?
-    @Flag(help: "With --file: fail the whole file on the first bad line.") var strict = false
-    @Option(help: "With --file: contacts per transaction.") var batchSize = 500
+    @Flag(help: "With --file: enroll nothing unless every line is good, and the whole file in one transaction.")
+    var strict = false
+    @Option(help: "With --file, without --strict: contacts per transaction.") var batchSize = 500
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
@@ -45,24 +48,30 @@ struct Start: AsyncParsableCommand {
                 let parts = attribute.split(separator: "=", maxSplits: 1)
                 attrs[String(parts[0])] = parts.count > 1 ? String(parts[1]) : ""
             }
+            if let problem = ContactFile.check(contact: contact, attributes: attrs) { throw BatonError.invalid(problem) }
             requests = [EnrollmentRequest(contact: contact, attributes: attrs)]
         } else {
             let path = file!
-            let parsed = try ContactFile.parse(try readInputFile(path), csv: path.lowercased().hasSuffix(".csv"))
+            let parsed = ContactFile.parse(try readInputFile(path), csv: path.lowercased().hasSuffix(".csv"))
             for problem in parsed.problems {
                 FileHandle.standardError.write(Data("\(path):\(problem.line): \(problem.message)\(strict ? "" : " (skipped)")\n".utf8))
             }
             if strict, !parsed.problems.isEmpty {
                 throw BatonError.invalid("\(parsed.problems.count) bad line(s) in \(path); nothing was enrolled (--strict)")
             }
-            requests = parsed.requests
+            requests = parsed.entries.map { EnrollmentRequest(contact: $0.contact, attributes: $0.attributes) }
         }
         var results: [Enrollment] = []
-        var index = 0
-        while index < requests.count {
-            let batch = Array(requests[index..<min(index + batchSize, requests.count)])
-            results += try await store.enroll(batch, in: workflow)
-            index += batchSize
+        if strict {
+            // All or nothing: the whole file in one statement, so one transaction.
+            results = try await store.enroll(requests, in: workflow)
+        } else {
+            var index = 0
+            while index < requests.count {
+                let batch = Array(requests[index..<min(index + batchSize, requests.count)])
+                results += try await store.enroll(batch, in: workflow)
+                index += batchSize
+            }
         }
         if json {
             struct Item: Encodable { var contact: String; var instance: String; var created: Bool }
@@ -77,89 +86,5 @@ struct Start: AsyncParsableCommand {
             let created = results.filter(\.created).count
             print("enrolled \(created) contact(s) in \(workflow); \(results.count - created) already had a live instance")
         }
-    }
-}
-
-/// Parses the bulk enrollment formats.
-enum ContactFile {
-    struct Line: Decodable {
-        var contact: String
-        var attributes: [String: Scalar]?
-    }
-
-    /// A JSON attribute value, kept as text.
-    struct Scalar: Decodable {
-        var text: String
-        init(from decoder: Decoder) throws {
-            let c = try decoder.singleValueContainer()
-            if let b = try? c.decode(Bool.self) { text = b ? "true" : "false" }
-            else if let n = try? c.decode(Int.self) { text = String(n) }
-            else if let d = try? c.decode(Double.self) { text = String(d) }
-            else { text = try c.decode(String.self) }
-        }
-    }
-
-    struct Problem { var line: Int; var message: String }
-
-    static func parse(_ text: String, csv: Bool) throws -> (requests: [EnrollmentRequest], problems: [Problem]) {
-        csv ? parseCSV(text) : parseJSONL(text)
-    }
-
-    static func parseJSONL(_ text: String) -> ([EnrollmentRequest], [Problem]) {
-        var requests: [EnrollmentRequest] = [], problems: [Problem] = []
-        for (offset, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.isEmpty { continue }
-            guard let line = try? JSONDecoder().decode(Line.self, from: Data(trimmed.utf8)) else {
-                problems.append(Problem(line: offset + 1, message: "not a JSON object with \"contact\" (a string) and optional \"attributes\" (an object of scalars)")); continue
-            }
-            guard !line.contact.isEmpty else {
-                problems.append(Problem(line: offset + 1, message: "empty \"contact\"")); continue
-            }
-            let id = line.contact
-            let attributes = (line.attributes ?? [:]).mapValues(\.text)
-            requests.append(EnrollmentRequest(contact: id, attributes: attributes))
-        }
-        return (requests, problems)
-    }
-
-    static func parseCSV(_ text: String) -> ([EnrollmentRequest], [Problem]) {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { $0.hasSuffix("\r") ? String($0.dropLast()) : String($0) }
-        while lines.last?.isEmpty == true { lines.removeLast() }
-        guard let headerLine = lines.first else { return ([], [Problem(line: 1, message: "empty file: a header row with a contact column is needed")]) }
-        let header = fields(headerLine)
-        guard let contactColumn = header.firstIndex(of: "contact") else {
-            return ([], [Problem(line: 1, message: "the header has no `contact` column")])
-        }
-        var requests: [EnrollmentRequest] = [], problems: [Problem] = []
-        for (offset, line) in lines.enumerated().dropFirst() where !line.isEmpty {
-            let cells = fields(line)
-            guard cells.count == header.count else {
-                problems.append(Problem(line: offset + 1, message: "\(cells.count) fields, the header has \(header.count)")); continue
-            }
-            let id = cells[contactColumn]
-            guard !id.isEmpty else { problems.append(Problem(line: offset + 1, message: "empty contact")); continue }
-            var attributes: [String: String] = [:]
-            for (i, name) in header.enumerated() where i != contactColumn && !cells[i].isEmpty { attributes[name] = cells[i] }
-            requests.append(EnrollmentRequest(contact: id, attributes: attributes))
-        }
-        return (requests, problems)
-    }
-
-    /// Splits one CSV line, honouring double quotes.
-    static func fields(_ line: String) -> [String] {
-        var fields: [String] = [], current = "", quoted = false
-        var chars = Array(line)[...]
-        while let c = chars.popFirst() {
-            if quoted {
-                if c == "\"" {
-                    if chars.first == "\"" { current.append("\""); chars.removeFirst() } else { quoted = false }
-                } else { current.append(c) }
-            } else if c == "\"" { quoted = true }
-            else if c == "," { fields.append(current); current = "" }
-            else { current.append(c) }
-        }
-        fields.append(current)
-        return fields.map { $0.trimmingCharacters(in: .whitespaces) }
     }
 }

@@ -18,6 +18,15 @@ import Testing
         ])
     }
 
+    /// A delivery in flight holds its outbox row for its channel's timeout (plus a margin): at most 10 minutes.
+    @Test func aTimeoutLongerThanTenMinutesIsRefused() {
+        #expect(channelsIssues("""
+            channels:
+              - { name: slow, type: webhook, url: "http://localhost/x", timeout: 11m }
+              - { name: ok, type: webhook, url: "http://localhost/y", timeout: 10m }
+            """) == [#"channels.yaml:2:70: channels[0].timeout: a timeout of at most 10m (a delivery in flight holds its outbox row that long)"#])
+    }
+
     @Test func channelMistakes() {
         #expect(channelsIssues("""
             channels:

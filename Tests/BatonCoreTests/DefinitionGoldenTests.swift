@@ -473,7 +473,11 @@ import Testing
 
     @Test func jsonIndentedWithTabsIsCheckedWithPositions() {
         #expect(issues("{\n\t\"name\": \"wf\",\n\t\"start\": \"a\",\n\t\"steps\": {\"a\": {\"goto\": \"c\"}, \"b\": {\"end\": {}}}\n}\n")
-                == [#"wf.yaml:4:26: steps.a.goto: unknown step "c""#])
+                == [
+                    #"wf.yaml:4:26: steps.a.goto: unknown step "c""#,
+                    // Issue 11: every mistake in one run; nothing leads to b (c is not a typo of it).
+                    #"wf.yaml:4:32: steps.b: unreachable step: no transition leads here from "a" (remove it or go to it)"#,
+                ])
     }
 
     @Test func severalIssuesInOneFileAreAllReportedSortedByLine() {

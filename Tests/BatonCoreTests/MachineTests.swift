@@ -106,6 +106,15 @@ private func escalation(_ escalate: Escalate) -> WorkflowDefinition {
             message: "Hi Ana: C-1 (DE) in wf/tell, owner ana@example.com", suppressed: false)])
     }
 
+    /// `contact.id` is the contact's id: an attribute named `id` (or `id.x`, which would make it a section)
+    /// cannot change it, while other attributes, `name` included, still fill `contact.<attribute>`.
+    @Test func anAttributeNamedIdCannotOverrideTheContactsId() {
+        let notify = Notify(to: [.owner], message: "{{contact.id}}/{{contact.name}}/{{contact.tier}}")
+        let contact = owned(by: "ana", ["id": "EVIL", "id.x": "y", "name": "Dirk", "tier": "gold"])
+        let out = advance(instance(at: "tell", contact: contact), workflow(notifying(notify), endStep), salesDirectory())
+        #expect(out.advance.notifications.map(\.message) == ["C-1/Dirk/gold"])
+    }
+
     @Test func eachRecipientKindResolvesToItsMember() {
         let notify = Notify(to: [.owner, .backup, .manager, .previousOwner, .team("retention"), .member("cara")], message: "x")
         let out = advance(instance(at: "tell", contact: owned(by: "ana", previous: "ben")),

@@ -208,6 +208,68 @@ import Testing
         ])
     }
 
+    /// Issue 11: an unknown `next` no longer hides an unreachable step elsewhere in the file.
+    @Test func anUnknownNextAndAnUnreachableStepAreBothReportedInOneRun() {
+        #expect(workflowIssues("""
+            name: wf
+            start: a
+            steps:
+              a:
+                notify: { to: owner, message: hi }
+                next: nowhere
+              lonely:
+                end: {}
+            """) == [
+            #"wf.yaml:6:11: steps.a.next: unknown step "nowhere""#,
+            #"wf.yaml:7:3: steps.lonely: unreachable step: no transition leads here from "a" (remove it or go to it)"#,
+        ])
+    }
+
+    /// A typo counts as a transition to the step it most likely meant, which is therefore not unreachable.
+    @Test func aTypoLeadsToTheStepItMeantForReachability() {
+        #expect(workflowIssues("""
+            name: wf
+            start: strat
+            steps:
+              start:
+                goto: finsh
+              finish:
+                end: {}
+              lonely:
+                end: {}
+            """) == [
+            #"wf.yaml:2:8: start: unknown step "strat" (did you mean "start"?)"#,
+            #"wf.yaml:5:11: steps.start.goto: unknown step "finsh" (did you mean "finish"?)"#,
+            #"wf.yaml:8:3: steps.lonely: unreachable step: no transition leads here from "strat" (remove it or go to it)"#,
+        ])
+    }
+
+    /// A reachable step without its transition may lead anywhere: nothing is called unreachable.
+    /// An unreachable one does not stop the check.
+    @Test func aStepMissingItsTransitionSuspendsTheCheckOnlyWhenReachable() {
+        #expect(workflowIssues("""
+            name: wf
+            start: a
+            steps:
+              a:
+                notify: { to: owner, message: hi }
+              b:
+                end: {}
+            """) == [#"wf.yaml:5:5: steps.a.next: missing required field "next" (the step to go on to)"#])
+        #expect(workflowIssues("""
+            name: wf
+            start: a
+            steps:
+              a:
+                end: {}
+              b:
+                notify: { to: owner, message: hi }
+            """) == [
+            #"wf.yaml:6:3: steps.b: unreachable step: no transition leads here from "a" (remove it or go to it)"#,
+            #"wf.yaml:7:5: steps.b.next: missing required field "next" (the step to go on to)"#,
+        ])
+    }
+
     @Test func loopWithoutAWait() {
         #expect(workflowIssues("""
             name: wf

@@ -11,7 +11,8 @@ public struct OutboxRelayConfiguration: Sendable {
     public var id: String
     /// Deliveries claimed per round.
     public var batchSize: Int
-    /// How long a claimed delivery is held before another relay may send it again.
+    /// How long a claimed delivery is held before another relay may send it again. A claim holds
+    /// rows longer when a channel's timeout needs it (see `OutboxRelay.claimLease`).
     public var lease: Duration
     /// First retry delay; doubles per attempt, with jitter, up to `maxBackoff`.
     public var baseBackoff: Duration
@@ -19,9 +20,15 @@ public struct OutboxRelayConfiguration: Sendable {
     public var pollInterval: Duration
     /// Exit once nothing is due.
     public var untilIdle: Bool
+    /// With `untilIdle`: deliveries that come due within this long (retries in backoff) are waited
+    /// for; any due later are left pending and reported.
+    public var drainLimit: Duration
+    /// With `untilIdle`: give up (throw) when the database has failed every round for this long.
+    public var giveUpAfter: Duration
 
     public init(id: String, batchSize: Int = 50, lease: Duration = .seconds(30), baseBackoff: Duration = .seconds(1),
-                maxBackoff: Duration = .seconds(600), pollInterval: Duration = .seconds(1), untilIdle: Bool = false) {
+                maxBackoff: Duration = .seconds(600), pollInterval: Duration = .seconds(1), untilIdle: Bool = false,
+                drainLimit: Duration = .zero, giveUpAfter: Duration = .seconds(30)) {
         self.id = id
         self.batchSize = batchSize
         self.lease = lease
@@ -29,7 +36,14 @@ public struct OutboxRelayConfiguration: Sendable {
         self.maxBackoff = maxBackoff
         self.pollInterval = pollInterval
         self.untilIdle = untilIdle
+        self.drainLimit = drainLimit
+        self.giveUpAfter = giveUpAfter
     }
+}
+
+/// The relay stopped because the database stayed unreachable (only with `untilIdle`).
+public struct OutboxRelayGaveUp: Error, CustomStringConvertible {
+    public let description: String
 }
 
 /// Delivers outbox rows at least once, each with its idempotency key: log lines, signed webhook
@@ -63,32 +77,91 @@ public final class OutboxRelay: Sendable {
 
     public var delivered: Int { get async { await state.delivered } }
 
-    /// Runs until `stop()` (or, with `untilIdle`, until nothing is due).
+    /// Runs until `stop()` or, with `untilIdle`, until nothing is due: deliveries that come due
+    /// within `drainLimit` (retries in backoff) are waited for, later ones are left and reported.
+    /// - Throws: `OutboxRelayGaveUp` when, with `untilIdle`, the database fails for `giveUpAfter`.
     public func run() async throws {
         logger.info("outbox relay started")
+        do {
+            try await relayLoop()
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+        let delivered = await state.delivered
+        logger.info("outbox relay stopped", metadata: ["delivered": "\(delivered)"])
+    }
+
+    private func relayLoop() async throws {
+        let started = ContinuousClock.now
+        var failingSince: ContinuousClock.Instant?
+        var failures = 0
         while await !state.stopping {
             do {
-                let claimed = try await store.claimOutbox(limit: configuration.batchSize, lease: configuration.lease)
+                let channels = try await state.channels(from: store)
+                let lease = Self.claimLease(configuration.lease, channels: channels)
+                let claimed = try await store.claimOutbox(limit: configuration.batchSize, lease: lease)
+                failingSince = nil
+                failures = 0
                 if claimed.isEmpty {
-                    if configuration.untilIdle { break }
-                    await wake.wait(timeout: configuration.pollInterval)
+                    if configuration.untilIdle {
+                        guard let wait = try await drainWait(since: started) else { break }
+                        await wake.wait(timeout: wait)
+                    } else {
+                        await wake.wait(timeout: configuration.pollInterval)
+                    }
                     continue
                 }
-                let channels = try await state.channels(from: store)
                 await withTaskGroup(of: Void.self) { group in
                     for message in claimed {
                         group.addTask { await self.deliverAndRecord(message, channels: channels) }
                     }
                 }
             } catch {
-                logger.warning("outbox round failed; retrying", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
+                let since = failingSince ?? .now
+                failingSince = since
+                failures += 1
+                if configuration.untilIdle, ContinuousClock.now - since >= configuration.giveUpAfter {
+                    throw OutboxRelayGaveUp(description: "the outbox relay gave up after \(configuration.giveUpAfter) "
+                                            + "without reaching the database: \(error)")
+                }
+                let delay = Self.roundBackoff.delay(attempt: failures)
+                logger.warning("outbox round failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
+                await wake.wait(timeout: delay)
             }
         }
-        try await http.shutdown()
-        let delivered = await state.delivered
-        logger.info("outbox relay stopped", metadata: ["delivered": "\(delivered)"])
     }
+
+    /// With `untilIdle` and nothing due: how long to wait for the next delivery that comes due
+    /// within `drainLimit` of the start, or nil to stop (reporting what is left).
+    private func drainWait(since started: ContinuousClock.Instant) async throws -> Duration? {
+        let backlog = try await store.outboxBacklog()
+        guard backlog.waiting > 0, let dueIn = backlog.dueIn else { return nil }
+        let remaining = configuration.drainLimit - (ContinuousClock.now - started)
+        if dueIn > remaining {
+            logger.warning("deliveries left for a later run", metadata: [
+                "pending": "\(backlog.waiting)", "next_due_in": "\(dueIn)",
+                "hint": "a running baton-worker, or the next --until-idle run, delivers them",
+            ])
+            return nil
+        }
+        return min(max(dueIn, .milliseconds(10)), configuration.pollInterval)
+    }
+
+    /// The lease of a claim: the configured one, but always longer than the slowest channel's
+    /// timeout plus time to record the outcome, so no other relay sends a row while it is in flight.
+    static func claimLease(_ configured: Duration, channels: [String: BatonCore.Channel]) -> Duration {
+        let timeouts = channels.values.filter { $0.type != .log }.map { min($0.timeout.seconds, BatonCore.Channel.maxTimeoutSeconds) }
+        guard let slowest = timeouts.max() else { return configured }
+        return max(configured, .seconds(slowest) + leaseMargin)
+    }
+
+    /// What a claim's lease adds to the slowest channel's timeout: claiming, recording, clock steps.
+    static let leaseMargin: Duration = .seconds(5)
+
+    /// Backoff after a failed round: from 100 ms, doubling up to 5 s, with jitter.
+    private static let roundBackoff = Backoff(base: .milliseconds(100), cap: .seconds(5))
 
     private func deliverAndRecord(_ message: OutboxMessage, channels: [String: BatonCore.Channel]) async {
         let channel = channels[message.channel]
@@ -150,13 +223,14 @@ public final class OutboxRelay: Sendable {
             }
             request.body = .bytes(ByteBuffer(bytes: body))
             do {
-                let response = try await http.execute(request, timeout: .seconds(Int64(max(1, channel.timeout.seconds))))
+                let seconds = min(max(1, channel.timeout.seconds), BatonCore.Channel.maxTimeoutSeconds)
+                let response = try await http.execute(request, timeout: .seconds(Int64(seconds)))
                 _ = try? await response.body.collect(upTo: 64 * 1024)
                 let code = response.status.code
                 if (200..<300).contains(code) { return .delivered }
                 let error = "HTTP \(code) from \(Self.host(url))"
                 if code == 408 || code == 429 || code >= 500 {
-                    let retryAfter = response.headers.first(name: "Retry-After").flatMap(Int.init).map { Duration.seconds($0) }
+                    let retryAfter = response.headers.first(name: "Retry-After").flatMap { RetryAfter.delay($0, now: Date()) }
                     return retryOrDead(message, maxAttempts: channel.maxAttempts, error: error, retryAfter: retryAfter)
                 }
                 return .dead(error + " (not retried: a 4xx means the request itself is refused)")
@@ -169,11 +243,9 @@ public final class OutboxRelay: Sendable {
 
     private func retryOrDead(_ message: OutboxMessage, maxAttempts: Int, error: String, retryAfter: Duration?) -> Store.DeliveryOutcome {
         if message.attempts >= maxAttempts { return .dead("\(error) (after \(message.attempts) attempts)") }
-        let exponent = min(message.attempts - 1, 20)
-        let base = configuration.baseBackoff * Int(1 << exponent)
-        let capped = min(base, configuration.maxBackoff)
-        let jittered = capped * Double.random(in: 0.5...1.0)
-        return .retry(after: max(jittered, retryAfter ?? .zero), error: error)
+        let backoff = Backoff(base: configuration.baseBackoff, cap: configuration.maxBackoff)
+        let delay = backoff.delay(attempt: message.attempts)
+        return .retry(after: max(delay, min(retryAfter ?? .zero, RetryAfter.limit)), error: error)
     }
 
     /// Only scheme and host: URLs may carry tokens (Slack's do), which never go into logs or errors.
@@ -212,13 +284,29 @@ public final class OutboxRelay: Sendable {
             message: message.message, sent_at: Date())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
+        encoder.dateEncodingStrategy = .rfc3339
         return Array((try? encoder.encode(body)) ?? Data())
     }
 
     static func slackBody(_ message: OutboxMessage) -> [UInt8] {
         let text = message.recipient.map { "\($0): \(message.message)" } ?? message.message
-        return Array((try? JSONEncoder().encode(["text": text])) ?? Data())
+        return Array((try? JSONEncoder().encode(["text": slackEscaped(text)])) ?? Data())
+    }
+
+    /// Slack reads `<…>` in message text as a mention, a link or `<!channel>`; it asks senders to
+    /// escape exactly `&`, `<` and `>` so the text shows as written and notifies nobody.
+    static func slackEscaped(_ text: String) -> String {
+        var escaped = ""
+        escaped.reserveCapacity(text.utf8.count)
+        for character in text {
+            switch character {
+            case "&": escaped += "&amp;"
+            case "<": escaped += "&lt;"
+            case ">": escaped += "&gt;"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
     }
 }
 

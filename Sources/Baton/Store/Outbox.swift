@@ -121,3 +121,21 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// Deliveries not finished (pending, or in flight under a lease) and how long until the first
+    /// of them is due (zero or less: due now). Uses the `outbox_due` partial index.
+    static let outboxBacklog = """
+        SELECT count(*) AS waiting, extract(epoch FROM min(next_attempt_at) - now())::float8 AS due_in
+        FROM outbox WHERE status IN ('pending', 'delivering')
+        """
+
+    /// How many deliveries are not finished, and when the first of them is due (nil when none).
+    public func outboxBacklog() async throws -> (waiting: Int, dueIn: Duration?) {
+        try await pool.withConnection { connection in
+            let row = try await connection.query(Self.outboxBacklog)[0]
+            let seconds = try row.decode(Double?.self, "due_in")
+            return (try row.decode(Int.self, "waiting"), seconds.map { .milliseconds(Int64(max(0, min($0, 1e9)) * 1000)) })
+        }
+    }
+}

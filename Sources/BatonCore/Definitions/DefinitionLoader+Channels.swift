@@ -61,7 +61,12 @@ extension DefinitionLoader {
             } else if type == .log, let key = f.keyNode("url") ?? f.keyNode("url_env") {
                 r.issue(key, f.path(r.key(key) ?? "url"), "a log channel delivers nothing and takes no URL; types: \(types)")
             }
-            let timeout = f["timeout"] == nil ? TimeSpan(seconds: 5) : r.duration(f, "timeout")
+            var timeout = f["timeout"] == nil ? TimeSpan(seconds: 5) : r.duration(f, "timeout")
+            if let span = timeout, span.seconds > Channel.maxTimeoutSeconds, let node = f["timeout"] {
+                r.issue(node, f.path("timeout"), "a timeout of at most \(TimeSpan(seconds: Channel.maxTimeoutSeconds)) "
+                        + "(a delivery in flight holds its outbox row that long)")
+                timeout = nil
+            }
             let attempts = f["max_attempts"] == nil ? 8 : r.int(f, "max_attempts", minimum: 1)
             guard let name, let type, let timeout, let attempts, envOK,
                   url != nil || f["url"] == nil, urlEnv != nil || f["url_env"] == nil, secretEnv != nil || f["secret_env"] == nil

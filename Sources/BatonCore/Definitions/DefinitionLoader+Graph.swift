@@ -16,15 +16,15 @@ struct StepGraph {
     /// Whether each step waits (`wait_for_sla`); a step of unknown kind counts as waiting, so it never closes a loop.
     private(set) var isWait: [String: Bool] = [:]
     private(set) var edges: [Edge] = []
-    /// False when some step's transitions could not all be read.
-    private(set) var complete = true
+    /// The steps whose transitions could not all be read: they may lead anywhere.
+    private(set) var incomplete: Set<String> = []
 
     mutating func add(_ id: String, keyNode: Node, _ read: StepRead) {
         order.append(id)
         keyNodes[id] = keyNode
         isWait[id] = read.kind.map { $0 == "wait_for_sla" } ?? true
         edges += read.edges
-        complete = complete && read.complete
+        if !read.complete { incomplete.insert(id) }
     }
 
     func successors(_ id: String) -> [String] { edges.filter { $0.from == id }.map(\.target) }
@@ -41,12 +41,20 @@ struct StepRead {
 }
 
 extension DefinitionLoader {
-    /// Reports each step no transition leads to from `start`.
+    /// Reports each step no transition leads to from `start`, judged on the file as it is: a
+    /// transition to an unknown step goes to the step it most likely meant (the "did you mean"
+    /// one) or nowhere, so a typo neither hides the other mistakes nor makes the step it meant look
+    /// unreachable. Only when a step whose transitions could not be read is reachable is nothing
+    /// reported: it may lead anywhere.
     static func checkReachable(_ graph: StepGraph, from start: String, _ r: NodeReader) {
-        var reached: Set<String> = [start]
-        var queue = [start]
+        let known = Set(graph.order)
+        func resolve(_ target: String) -> String? { known.contains(target) ? target : suggestion(for: target, in: graph.order) }
+        guard let first = resolve(start) else { return }
+        var reached: Set<String> = [first]
+        var queue = [first]
         while let id = queue.popLast() {
-            for next in graph.successors(id) where reached.insert(next).inserted { queue.append(next) }
+            if graph.incomplete.contains(id) { return }
+            for next in graph.successors(id).compactMap(resolve) where reached.insert(next).inserted { queue.append(next) }
         }
         for id in graph.order where !reached.contains(id) {
             r.issue(graph.keyNodes[id], "steps.\(id)", "unreachable step: no transition leads here from \"\(start)\" (remove it or go to it)")

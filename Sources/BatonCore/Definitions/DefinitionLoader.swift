@@ -51,19 +51,14 @@ public enum DefinitionLoader {
         }
 
         // Every transition names a step of this workflow.
-        var startKnown = false
-        if let start, let startNode = top["start"], !graph.order.isEmpty {
-            startKnown = graph.isWait.keys.contains(start)
-            if !startKnown { r.issue(startNode, "start", "unknown step \"\(start)\"\(didYouMean(start, graph.order))") }
+        if let start, let startNode = top["start"], !graph.order.isEmpty, graph.isWait[start] == nil {
+            r.issue(startNode, "start", "unknown step \"\(start)\"\(didYouMean(start, graph.order))")
         }
-        var targetsKnown = true
         for edge in graph.edges where graph.isWait[edge.target] == nil {
             r.issue(edge.node, edge.path, "unknown step \"\(edge.target)\"\(didYouMean(edge.target, graph.order))")
-            targetsKnown = false
         }
         checkLoops(graph, r)
-        // Reachability is only meaningful once every transition is known; a typo above would make steps look unreachable.
-        if let start, startKnown, targetsKnown, graph.complete { checkReachable(graph, from: start, r) }
+        if let start, !graph.order.isEmpty { checkReachable(graph, from: start, r) }
 
         guard let name, let start, r.issues.isEmpty else { return nil }
         return WorkflowDefinition(name: name, description: description, start: start, steps: steps)

@@ -207,11 +207,7 @@ public struct Machine: Sendable {
     }
 }
 
-func iso(_ date: Date) -> String {
-    let formatter = ISO8601DateFormatter()
-    formatter.formatOptions = [.withInternetDateTime]
-    return formatter.string(from: date)
-}
+func iso(_ date: Date) -> String { RFC3339.string(date) }
 
 /// The working state of one claim.
 struct Run {
@@ -354,7 +350,11 @@ struct Run {
             "contact.id": contact.id, "workflow": definition.name, "step": step, "instance": String(instance.id),
             "team": contact.team ?? "", "reason": reason ?? "",
         ]
-        for (key, value) in contact.attributes { vars["contact.\(key)"] = value }
+        // Reserved names win: an attribute `id` (or `id.…`, which would turn `contact.id` into a
+        // section) never replaces the contact's own id.
+        for (key, value) in contact.attributes where key != "id" && !key.hasPrefix("id.") {
+            vars["contact.\(key)"] = value
+        }
         if vars["contact.name"] == nil { vars["contact.name"] = contact.id }
         func person(_ prefix: String, _ id: String?) {
             guard let id else { return }

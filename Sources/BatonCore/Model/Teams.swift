@@ -124,8 +124,13 @@ public struct Channel: Hashable, Sendable, Codable {
     public var urlEnv: String?
     /// The environment variable holding the HMAC secret.
     public var secretEnv: String?
+    /// How long one delivery may take, connect to answer; at most `maxTimeoutSeconds`.
     public var timeout: TimeSpan
     public var maxAttempts: Int
+
+    /// The longest `timeout` a channel file may give: the outbox relay holds a row in flight for
+    /// longer than its channel's timeout, so another relay never sends it meanwhile.
+    public static let maxTimeoutSeconds = 600
 
     public init(name: String, type: ChannelType, url: String? = nil, urlEnv: String? = nil, secretEnv: String? = nil,
                 timeout: TimeSpan = TimeSpan(seconds: 5), maxAttempts: Int = 8) {
