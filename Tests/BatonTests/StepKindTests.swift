@@ -70,8 +70,12 @@ struct StepKindTests {
             end: { outcome: breached }
         """
 
+    /// The same workflow with a deadline no slow machine reaches while a test looks at the wait
+    /// (a 1 s wait could breach during a drain that takes longer than a second).
+    static let slaLong = sla.replacingOccurrences(of: "within: 1s", with: "within: 10m")
+
     @Test func slaMetWhenTheSignalArrivesInTime() async throws {
-        let engine = try await Engine.make("slamet", workflows: [Self.sla])
+        let engine = try await Engine.make("slamet", workflows: [Self.slaLong])
         defer { Task { await engine.close() } }
         let id = try await engine.start("sla", "C-1")
         try await engine.drain()
@@ -102,7 +106,7 @@ struct StepKindTests {
     }
 
     @Test func aSignalBeforeTheWaitBeganCounts() async throws {
-        let engine = try await Engine.make("early", workflows: [Self.sla])
+        let engine = try await Engine.make("early", workflows: [Self.slaLong])
         defer { Task { await engine.close() } }
         let id = try await engine.start("sla", "C-1")
         _ = try await engine.store.signal("first_touch", contact: "C-1", payload: #"{"by": "phone"}"#)
@@ -111,7 +115,7 @@ struct StepKindTests {
     }
 
     @Test func aSignalFromBeforeEnrollmentDoesNotCount() async throws {
-        let engine = try await Engine.make("stale", workflows: [Self.sla, Self.simple])
+        let engine = try await Engine.make("stale", workflows: [Self.slaLong, Self.simple])
         defer { Task { await engine.close() } }
         _ = try await engine.start("simple", "C-1")
         try await engine.drain()
