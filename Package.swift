@@ -89,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "baton-worker",
             dependencies: [
-                "Baton", "BatonCore", "Postgres",
+                "Baton", "BatonCore", "Postgres", "BatonHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -27,6 +27,11 @@ struct HealthController {
     }
 
     @Sendable func readyz(_ request: Request, context: BatonRequestContext) async throws -> Response {
+        try await Self.readiness(store)
+    }
+
+    /// Ready: the database answers and its schema is the version these binaries know.
+    static func readiness(_ store: Store) async throws -> Response {
         let expected = Store.knownSchemaVersion
         let version: Int
         do {
@@ -35,9 +40,9 @@ struct HealthController {
             throw Problem(.unavailable, .serviceUnavailable, "not ready: the database cannot be reached")
         }
         guard version == expected else {
-            let advice = version < expected ? "run `batonctl migrate`" : "upgrade baton-server"
+            let advice = version < expected ? "run `batonctl migrate`" : "upgrade this binary"
             throw Problem(.unavailable, .serviceUnavailable,
-                          "not ready: the database schema is at version \(version), this server needs \(expected): \(advice)")
+                          "not ready: the database schema is at version \(version), this binary needs \(expected): \(advice)")
         }
         return JSON.response(Status(status: "ready", schema_version: version, expected_schema_version: expected))
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Baton
+import BatonHTTP
 import Dispatch
 import Foundation
 import Logging
@@ -16,7 +17,7 @@ struct BatonWorker: AsyncParsableCommand {
             The database comes from --database-url, then DATABASE_URL, then libpq's PG* variables.
 
             Examples:
-              baton-worker --concurrency 4
+              baton-worker --concurrency 4 --metrics-port 9090
               baton-worker --until-idle          # drain what is due now, then exit
             """)
 
@@ -36,6 +37,9 @@ struct BatonWorker: AsyncParsableCommand {
     @Option(help: "With --until-idle: exit 1 when the database cannot be reached for this long.") var connectTimeout = "30s"
     @Option(help: "With --until-idle: wait this long for notifications in backoff to come due; later ones are left for the next run.")
     var drainLimit = "30s"
+    @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz on this port.") var metricsPort: Int?
+    @Option(help: "The address --metrics-port listens on.") var metricsHost = "0.0.0.0"
+    @Option(help: "Log format: json or text (default: json unless standard error is a terminal).") var logFormat: String?
 
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
@@ -48,15 +52,13 @@ struct BatonWorker: AsyncParsableCommand {
         if parseDuration(connectTimeout) == nil { throw ValidationError("--connect-timeout: bad duration \(connectTimeout) (e.g. 30s)") }
         if parseDuration(drainLimit) == nil { throw ValidationError("--drain-limit: bad duration \(drainLimit) (e.g. 30s)") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: one of trace, debug, info, notice, warning, error") }
+        if let logFormat, LogFormat(rawValue: logFormat) == nil { throw ValidationError("--log-format: json or text") }
+        if let metricsPort, !(1...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be a port number (1-65535)") }
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        (logFormat.flatMap(LogFormat.init(rawValue:)) ?? .automatic).bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
+        if metricsPort != nil { PrometheusExport.bootstrap() }
         let logger = Logger(label: "baton.worker")
         let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         let config = try ConnectionConfig.fromEnvironment(url: databaseURL, applicationName: "baton-worker")
@@ -101,11 +103,28 @@ struct BatonWorker: AsyncParsableCommand {
                 giveUpAfter: parseDuration(connectTimeout)!),
             logger: Logger(label: "baton.outbox"))
 
+        let draining = DrainFlag()
         onStop.set {
+            draining.set()
             Task {
                 await worker.stop()
                 await relay?.stop()
             }
+        }
+        var observers: [Task<Void, Never>] = []
+        if let metricsPort {
+            let app = buildMetricsApplication(store: store, host: metricsHost, port: metricsPort,
+                                              draining: { draining.isSet }, logger: Logger(label: "baton.metrics"))
+            observers.append(Task {
+                do { try await app.run() } catch { logger.error("metrics endpoint failed", metadata: ["error": "\(error)"]) }
+            })
+            observers.append(Task { await MetricsSampler(store: store, logger: logger).run() })
+            logger.info("serving metrics", metadata: ["address": "\(metricsHost):\(metricsPort)"])
+        }
+        BatonMetrics.workerUp(name, true)
+        defer {
+            BatonMetrics.workerUp(name, false)
+            observers.forEach { $0.cancel() }
         }
         do {
             if untilIdle {
@@ -136,6 +155,14 @@ final class StopAction: @unchecked Sendable {
     init(_ action: @escaping @Sendable () -> Void) { self.action = action }
     func set(_ new: @escaping @Sendable () -> Void) { lock.withLock { action = new } }
     func run() { lock.withLock { action }() }
+}
+
+/// Set once the worker starts stopping, so `/readyz` says so. `@unchecked Sendable`: under `lock`.
+final class DrainFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.withLock { value = true } }
+    var isSet: Bool { lock.withLock { value } }
 }
 
 /// Counts signals received. `@unchecked Sendable`: `count` is only touched under `lock`.
