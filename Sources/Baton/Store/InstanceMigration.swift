@@ -108,10 +108,11 @@ extension Store {
             FROM input u
             WHERE i.id = u.id AND i.fence = u.fence AND i.workflow = $10 AND i.version = $11
               AND (i.state <> 'running' OR i.lease_expires_at < now())
-            RETURNING i.id, i.seq, i.step, i.state, i.attempt, u.from_state, u.detail
+            RETURNING i.id, i.contact, i.seq, i.step, i.state, i.attempt, u.from_state, u.detail
         ), events AS (
-            INSERT INTO instance_events (instance, seq, step, from_state, to_state, worker, attempt, detail)
-            SELECT id, seq, step, from_state, state, $12, attempt, detail FROM moved
+            INSERT INTO instance_events (instance, seq, step, from_state, to_state, owner, worker, attempt, detail)
+            SELECT m.id, m.seq, m.step, m.from_state, m.state, c.owner, $12, m.attempt, m.detail
+            FROM moved m JOIN contacts c ON c.id = m.contact
         )
         SELECT id FROM moved ORDER BY id
         """
