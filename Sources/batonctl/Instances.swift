@@ -4,7 +4,7 @@ import Foundation
 
 struct Instances: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List and inspect workflow instances.", subcommands: [List.self, Show.self])
+        abstract: "List and inspect workflow instances.", subcommands: [List.self, Show.self, InstancesMigrate.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -15,13 +15,17 @@ struct Workflows: AsyncParsableCommand {
                 the same. Running instances stay on the version they started on. Every mistake in every
                 file is reported as FILE:LINE:COLUMN: field: problem, and then nothing is stored.
                 Apply the team and channel files first: steps may only name known teams and channels.
+                --dry-run validates and prints, step by step, what would change against the newest stored
+                version, and stores nothing.
 
-                Example:
+                Examples:
                   batonctl workflows apply examples/inbound-lead.yaml
+                  batonctl workflows apply --dry-run examples/inbound-lead.yaml
                 """)
 
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "Workflow files (YAML or JSON).") var files: [String]
+        @Flag(help: "Print what would change against the stored version; store nothing.") var dryRun = false
 
         func validate() throws {
             if files.isEmpty { throw ValidationError("give at least one workflow file") }
@@ -42,10 +46,34 @@ struct Workflows: AsyncParsableCommand {
                 }
             }
             if !issues.isEmpty { throw DefinitionErrors(issues: issues) }
+            if dryRun {
+                let active = Dictionary(try await store.workflowSummaries().map { ($0.name, $0.active) }, uniquingKeysWith: { a, _ in a })
+                for (definition, _, _) in parsed {
+                    print(Self.dryRunReport(definition, stored: try await store.workflow(definition.name), active: active[definition.name] ?? 0))
+                }
+                return
+            }
             for (definition, text, file) in parsed {
                 let result = try await store.applyWorkflow(definition, source: text, file: file)
                 print("\(result.name) v\(result.version)\(result.created ? "" : " unchanged")")
             }
+        }
+
+        /// What applying `definition` would do: a new workflow, unchanged, or a new version and its diff.
+        static func dryRunReport(_ definition: WorkflowDefinition, stored: StoredWorkflow?, active: Int) -> String {
+            guard let stored else {
+                return "\(definition.name): new workflow; would be stored as v1 (\(definition.steps.count) steps)"
+            }
+            let diff = WorkflowDiff.between(stored.definition, definition)
+            if diff.isEmpty { return "\(definition.name) v\(stored.version) unchanged" }
+            var lines = ["\(definition.name): would be stored as v\(stored.version + 1); changes against v\(stored.version):"]
+            lines += diff.lines.map { "  " + $0 }
+            if active > 0 {
+                lines.append("\(active) live instance(s) stay on the version they started on; to move them afterwards:")
+                lines.append("  batonctl instances migrate --workflow \(definition.name) --from-version \(stored.version) --to-version \(stored.version + 1) --dry-run")
+            }
+            lines.append("dry run: nothing stored")
+            return lines.joined(separator: "\n")
         }
     }
 

@@ -48,6 +48,7 @@ extension Store {
     /// Versions live instances are pinned to, with their specs, to find ones this build cannot load.
     static let selectLiveVersions = """
         SELECT d.name, d.version, d.spec::text AS spec,
+               (SELECT max(n.version) FROM workflow_definitions n WHERE n.name = d.name) AS newest,
                array_agg(i.id ORDER BY i.id) AS ids, array_agg(i.contact ORDER BY i.id) AS contacts,
                min(i.updated_at) AS since
         FROM workflow_instances i JOIN workflow_definitions d ON d.name = i.workflow AND d.version = i.version
@@ -76,11 +77,15 @@ extension Store {
                 if (try? JSONDecoder().decode(WorkflowDefinition.self, from: Data(spec.utf8))) != nil { continue }
                 let name: String = try row.decode("name"), version: Int = try row.decode("version")
                 let contacts: [String] = try row.decode("contacts")
+                let newest: Int = try row.decode("newest")
+                let migrate = newest > version
+                    ? "batonctl instances migrate --workflow \(name) --from-version \(version) --to-version \(newest) --dry-run"
+                    : "apply a new version, then batonctl instances migrate --workflow \(name) --from-version \(version) --to-version \(version + 1) --dry-run"
                 for (index, id) in try row.decode([Int].self, "ids").enumerated() {
                     items.append(StuckItem(
                         instance: String(id), workflow: name, contact: contacts[index], reason: "orphaned_version",
                         since: try row.decode("since"), detail: "\(name) v\(version) cannot be loaded by this version of Baton",
-                        suggestion: "batonctl cancel \(id), or re-apply the workflow and batonctl resume \(id) --at STEP"))
+                        suggestion: "\(migrate) (then without --dry-run), or batonctl cancel \(id)"))
                 }
             }
             return items
