@@ -25,6 +25,8 @@ struct BatonServer: AsyncParsableCommand {
 
     @Option(help: "HOST:PORT to listen on (default: BATON_LISTEN, then 127.0.0.1:8080).") var listen: String?
     @Option(name: .customLong("database-url"), help: "libpq URL or key=value string.") var databaseURL: String?
+    @Option(name: .customLong("database-url-file"), help: "Read the database URL from this file (keeps it out of `ps`).")
+    var databaseURLFile: String?
     @Option(help: "Database connections the server may hold.") var poolSize = 10
     @Option(help: "Largest request body accepted, in bytes (413 above).") var maxBodyBytes = 10 * 1024 * 1024
     @Option(help: "Largest attribute value accepted, in bytes (413 above).") var maxAttributeBytes = 64 * 1024
@@ -58,7 +60,7 @@ struct BatonServer: AsyncParsableCommand {
         PrometheusExport.bootstrap()
         let logger = Logger(label: "baton.server")
         let (host, port) = try address()
-        let config = try ConnectionConfig.fromEnvironment(url: databaseURL, applicationName: "baton-server")
+        let config = try ConnectionConfig.fromEnvironment(url: try databaseURLFile.map(readURLFile) ?? databaseURL, applicationName: "baton-server")
         let pool = ConnectionPool(config, maxConnections: poolSize, logger: logger)
         let store = Store(pool: pool, logger: logger)
         let settings = ServerSettings(maxBodyBytes: maxBodyBytes, maxAttributeBytes: maxAttributeBytes, openAPIPath: openapi)
@@ -77,4 +79,12 @@ struct SamplerService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown { await sampler.run() }
     }
+}
+
+/// The database URL kept in a file (so it never shows in `ps`), trimmed.
+func readURLFile(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        throw ValidationError("--database-url-file: cannot read \(path)")
+    }
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }

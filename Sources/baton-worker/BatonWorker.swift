@@ -22,6 +22,8 @@ struct BatonWorker: AsyncParsableCommand {
             """)
 
     @Option(name: .customLong("database-url"), help: "libpq URL or key=value string.") var databaseURL: String?
+    @Option(name: .customLong("database-url-file"), help: "Read the database URL from this file (keeps it out of `ps`).")
+    var databaseURLFile: String?
     @Option(help: "Batches processed in parallel.") var concurrency = 2
     @Option(help: "Instances claimed per batch.") var batchSize = 50
     @Option(help: "This worker's name in leases, timelines and logs (default: host-pid).") var id: String?
@@ -61,7 +63,7 @@ struct BatonWorker: AsyncParsableCommand {
         if metricsPort != nil { PrometheusExport.bootstrap() }
         let logger = Logger(label: "baton.worker")
         let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        let config = try ConnectionConfig.fromEnvironment(url: databaseURL, applicationName: "baton-worker")
+        let config = try ConnectionConfig.fromEnvironment(url: try databaseURLFile.map(readURLFile) ?? databaseURL, applicationName: "baton-worker")
 
         // SIGTERM / SIGINT ask the worker to stop (before it has started: exit at once, nothing is
         // held yet); a second one exits at once.
@@ -178,4 +180,12 @@ func parseDuration(_ text: String) -> Duration? {
     let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
     guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0 else { return nil }
     return .milliseconds(Int(n * Double(unit) * 1000))
+}
+
+/// The database URL kept in a file (so it never shows in `ps`), trimmed.
+func readURLFile(_ path: String) throws -> String {
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        throw ValidationError("--database-url-file: cannot read \(path)")
+    }
+    return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }

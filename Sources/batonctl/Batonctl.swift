@@ -29,7 +29,7 @@ struct Batonctl: AsyncParsableCommand {
 
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(Self.globalOptionsLast(Array(CommandLine.arguments.dropFirst())))
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -38,6 +38,31 @@ struct Batonctl: AsyncParsableCommand {
         } catch {
             exit(withCode: Self.report(error))
         }
+    }
+
+    /// The options every database command takes (`--database-url`, `--database-url-file`) may also
+    /// come before the subcommand, as in git or kubectl: `batonctl --database-url URL instances list`.
+    /// They are moved behind the subcommand's own arguments (before a `--`, if any).
+    static func globalOptionsLast(_ arguments: [String]) -> [String] {
+        let global = ["--database-url", "--database-url-file"]
+        let end = arguments.firstIndex(of: "--") ?? arguments.count
+        var rest: [String] = []
+        var moved: [String] = []
+        var i = 0
+        while i < end {
+            let argument = arguments[i]
+            if global.contains(argument), i + 1 < end {
+                moved += [argument, arguments[i + 1]]
+                i += 2
+            } else if global.contains(where: { argument.hasPrefix($0 + "=") }) {
+                moved.append(argument)
+                i += 1
+            } else {
+                rest.append(argument)
+                i += 1
+            }
+        }
+        return rest + moved + arguments[end...]
     }
 
     /// Prints an error as one line (or one line per definition issue) and picks the exit status.
@@ -55,7 +80,16 @@ struct Batonctl: AsyncParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             return 1
         case let error as PostgresError:
-            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            var line = "error: \(error)"
+            if error.code == .connectionFailed {
+                let env = ProcessInfo.processInfo.environment
+                let given = env["DATABASE_URL"] != nil || env["PGHOST"] != nil || CommandLine.arguments.contains { $0.hasPrefix("--database-url") }
+                if !given {
+                    line += "\n  no database was named: pass --database-url URL or set DATABASE_URL"
+                        + " (a private one for trying Baton: export DATABASE_URL=$(scripts/pg start))"
+                }
+            }
+            FileHandle.standardError.write(Data((line + "\n").utf8))
             return error.code == .connectionFailed || error.code == .invalidConfiguration ? 1 : 2
         case let error as ExitCode:
             return error.rawValue
@@ -78,9 +112,16 @@ struct Batonctl: AsyncParsableCommand {
 struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("database-url"), help: "libpq URL or key=value string (default: DATABASE_URL, then PG* variables).")
     var databaseURL: String?
+    @Option(name: .customLong("database-url-file"), help: "Read the database URL from this file (keeps it out of `ps`).")
+    var databaseURLFile: String?
+
+    func validate() throws {
+        if databaseURL != nil && databaseURLFile != nil { throw ValidationError("give --database-url or --database-url-file, not both") }
+    }
 
     func store(connections: Int = 4) throws -> Store {
-        let config = try ConnectionConfig.fromEnvironment(url: databaseURL, applicationName: "batonctl")
+        let url = try databaseURLFile.map { try readInputFile($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? databaseURL
+        let config = try ConnectionConfig.fromEnvironment(url: url, applicationName: "batonctl")
         return Store(pool: ConnectionPool(config, maxConnections: connections))
     }
 }
