@@ -14,6 +14,16 @@ public struct Store: Sendable {
 }
 
 extension Duration {
+    /// The longest interval Baton writes to the database: about 100 years. Anything longer (a
+    /// hostile `Retry-After`, a mistyped lease) is clamped to it rather than overflowing.
+    static let longestStored: Duration = .seconds(100 * 366 * 86_400)
+
     /// Whole milliseconds, for statements that take an interval as `$n * interval '1 millisecond'`.
-    var wholeMilliseconds: Int { Int(components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000) }
+    /// Saturating: a negative duration gives 0 and anything above `longestStored` gives its value,
+    /// so no duration can trap here or reach the server as an out-of-range interval.
+    var wholeMilliseconds: Int {
+        if self <= .zero { return 0 }
+        let (seconds, attoseconds) = min(self, Duration.longestStored).components
+        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
+    }
 }

@@ -17,7 +17,9 @@ public struct TimeSpan: Hashable, Sendable, Codable, Comparable, CustomStringCon
             } else if let unit = units[ch], let value = Int(number) {
                 let (product, overflow) = value.multipliedReportingOverflow(by: unit)
                 guard !overflow else { return nil }
-                total += product
+                let (sum, sumOverflow) = total.addingReportingOverflow(product)
+                guard !sumOverflow else { return nil }
+                total = sum
                 number = ""
                 sawUnit = true
             } else {
