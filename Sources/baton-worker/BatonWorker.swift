@@ -53,7 +53,9 @@ struct BatonWorker: AsyncParsableCommand {
         }
         let logger = Logger(label: "baton.worker")
         let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        let config = try ConnectionConfig.fromEnvironment(url: databaseURL, applicationName: "baton-worker")
+        var config = try ConnectionConfig.fromEnvironment(url: databaseURL, applicationName: "baton-worker")
+        // Every statement, lock wait and dead connection fails while the lease still holds.
+        config.timeouts = .within(lease: parseDuration(lease)!)
         let pool = ConnectionPool(config, maxConnections: concurrency + 2, logger: logger)
         let store = Store(pool: pool, logger: logger)
         let worker = Worker(
@@ -107,6 +109,8 @@ final class SignalCount: @unchecked Sendable {
 func parseDuration(_ text: String) -> Duration? {
     if text.hasSuffix("ms"), let n = Int(text.dropLast(2)), n > 0 { return .milliseconds(n) }
     let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
-    guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0 else { return nil }
+    // At most a year: longer is a typo, and a huge number must not trap on its way to an Int.
+    guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0,
+          n * Double(unit) <= 366 * 86_400 else { return nil }
     return .milliseconds(Int(n * Double(unit) * 1000))
 }
