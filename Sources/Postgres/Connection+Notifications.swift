@@ -21,7 +21,14 @@ extension Connection {
     /// socket and on a wake-up pipe (it never spins), so do not run other statements on it. The
     /// stream ends when the consuming task is cancelled or stops iterating, and throws a
     /// `.connectionLost` error when the connection breaks; close the connection afterwards.
-    public func notifications(listeningTo channels: [String]) async throws -> AsyncThrowingStream<PostgresNotification, Error> {
+    ///
+    /// A listening connection is silent, so a server that vanished without closing the socket
+    /// would never be noticed: after `probeInterval` with nothing received, an empty query is sent,
+    /// which fails (within the config's TCP timeouts) when the server is gone.
+    public func notifications(listeningTo channels: [String], probeInterval: Duration = .seconds(30)) async throws
+        -> AsyncThrowingStream<PostgresNotification, Error>
+    {
+        let probeMillis = Int32(SessionTimeouts.milliseconds(probeInterval))
         for channel in channels {
             // Channel names are identifiers, which cannot be parameters: libpq quotes them.
             try await run { pgconn in
@@ -60,11 +67,22 @@ extension Connection {
                         pollfd(fd: PQsocket(pgconn), events: Int16(POLLIN), revents: 0),
                         pollfd(fd: readFD, events: Int16(POLLIN), revents: 0),
                     ]
-                    let ready = poll(&fds, 2, -1)
+                    let ready = poll(&fds, 2, probeMillis)
                     if ready < 0 {
                         if errno == EINTR { continue }
                         continuation.finish(throwing: PostgresError(.protocolError, "poll failed: errno \(errno)"))
                         return
+                    }
+                    if ready == 0 {
+                        // Quiet for a whole interval: ask the server something to prove it is there.
+                        let result = PQexec(pgconn, "")
+                        let alive = result.map { PQresultStatus($0) == PGRES_EMPTY_QUERY } ?? false
+                        PQclear(result)
+                        if !alive || PQstatus(pgconn) != CONNECTION_OK {
+                            continuation.finish(throwing: Self.lostError(pgconn))
+                            return
+                        }
+                        continue
                     }
                     if fds[1].revents != 0 {
                         continuation.finish()

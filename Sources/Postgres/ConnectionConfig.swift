@@ -12,6 +12,8 @@ public struct ConnectionConfig: Sendable, CustomStringConvertible {
     public var connectTimeoutSeconds: Int
     /// Reported to the server as `application_name` when the string does not set one.
     public var applicationName: String
+    /// Statement, lock and idle-transaction limits and TCP liveness checks for every connection.
+    public var timeouts: SessionTimeouts = .default
     /// Host (or socket directory), port, database and user as libpq resolves them, for messages.
     public let host: String
     public let port: String
@@ -19,6 +21,10 @@ public struct ConnectionConfig: Sendable, CustomStringConvertible {
     public let user: String
     private let setsConnectTimeout: Bool
     private let setsApplicationName: Bool
+    /// libpq keywords the string sets itself; ours never override them.
+    private let setKeywords: Set<String>
+    /// The string's own `options` (server settings at startup), kept after ours so they win.
+    private let userOptions: String?
 
     /// Parses and checks a libpq connection string; an empty string means "libpq's `PG*` variables".
     public init(_ string: String, connectTimeoutSeconds: Int = 5, applicationName: String = "baton") throws {
@@ -54,6 +60,8 @@ public struct ConnectionConfig: Sendable, CustomStringConvertible {
         self.database = resolved("dbname", "PGDATABASE", self.user)
         self.setsConnectTimeout = values["connect_timeout"] != nil
         self.setsApplicationName = values["application_name"] != nil
+        self.setKeywords = Set(values.keys)
+        self.userOptions = values["options"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
     /// The database named by `url`, else `DATABASE_URL`, else libpq's own `PG*` variables.
@@ -86,6 +94,11 @@ public struct ConnectionConfig: Sendable, CustomStringConvertible {
         var pairs: [(String, String)] = [("dbname", connectionString)]
         if !setsConnectTimeout { pairs.append(("connect_timeout", String(max(2, connectTimeoutSeconds)))) }
         if !setsApplicationName { pairs.append(("application_name", applicationName)) }
+        for (keyword, value) in timeouts.libpqKeywords() where !setKeywords.contains(keyword) {
+            pairs.append((keyword, value))
+        }
+        let options = [timeouts.serverOptions(), userOptions].compactMap { $0 }.joined(separator: " ")
+        if !options.isEmpty { pairs.append(("options", options)) }
         pairs += overrides
         return pairs
     }

@@ -63,7 +63,9 @@ struct BatonWorker: AsyncParsableCommand {
         if metricsPort != nil { PrometheusExport.bootstrap() }
         let logger = Logger(label: "baton.worker")
         let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        let config = try ConnectionConfig.fromEnvironment(url: try databaseURLFile.map(readURLFile) ?? databaseURL, applicationName: "baton-worker")
+        var config = try ConnectionConfig.fromEnvironment(url: try databaseURLFile.map(readURLFile) ?? databaseURL, applicationName: "baton-worker")
+        // Every statement, lock wait and dead connection fails while the lease still holds.
+        config.timeouts = .within(lease: parseDuration(lease)!)
 
         // SIGTERM / SIGINT ask the worker to stop (before it has started: exit at once, nothing is
         // held yet); a second one exits at once.
@@ -178,7 +180,9 @@ final class SignalCount: @unchecked Sendable {
 func parseDuration(_ text: String) -> Duration? {
     if text.hasSuffix("ms"), let n = Int(text.dropLast(2)), n > 0 { return .milliseconds(n) }
     let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
-    guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0 else { return nil }
+    // At most a year: longer is a typo, and a huge number must not trap on its way to an Int.
+    guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0,
+          n * Double(unit) <= 366 * 86_400 else { return nil }
     return .milliseconds(Int(n * Double(unit) * 1000))
 }
 

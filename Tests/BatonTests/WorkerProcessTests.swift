@@ -22,6 +22,14 @@ struct WorkerProcessTests {
             end: {}
         """
 
+    /// Run in an open transaction: takes the outbox key that the `tell` step (second transition)
+    /// of every ready instance will write, so a worker's commit of them waits on this transaction.
+    /// (Touches no instance row, so claims are not held back.)
+    static let holdNotificationKeys = """
+        INSERT INTO outbox (idempotency_key, channel, message)
+        SELECT 'i' || id || '-t2-r0', 'log', 'held by a test' FROM workflow_instances WHERE state = 'ready'
+        """
+
     func enroll(_ engine: Engine, _ count: Int, prefix: String = "C") async throws {
         var index = 0
         while index < count {
@@ -67,13 +75,15 @@ struct WorkerProcessTests {
     /// The worker is killed with its claim in flight: a lock held by the test stops its commit
     /// statement, then the worker is SIGKILLed and its server connections dropped (as when its host
     /// dies), so its transaction rolls back and its rows stay `running` under a dead lease.
+    /// (The test holds the keys of the notifications the commit writes: a worker never waits for a
+    /// contact another session holds, it puts that contact's instances back instead.)
     @Test func aKilledWorkersInstancesAreReclaimedAndNothingRunsTwice() async throws {
         let engine = try await Engine.make("sigkill", workflows: [Self.flow])
         defer { Task { await engine.close() } }
         try await enroll(engine, 2000)
         let blocker = try await Connection.connect(engine.config)
         try await blocker.simpleQuery("BEGIN")
-        try await blocker.query("SELECT count(*) FROM contacts WHERE id IN (SELECT id FROM contacts FOR UPDATE)")
+        try await blocker.query(Self.holdNotificationKeys)
 
         let doomed = try engine.spawnWorker(["--id", "doomed", "--batch-size", "100", "--lease", "1s", "--log-level", "warning"])
         let stuck = try await eventually(timeout: .seconds(30)) {

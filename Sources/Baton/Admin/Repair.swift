@@ -147,21 +147,24 @@ extension Store {
         }
     }
 
-    /// Moves an instance to a named step of its version, ready to run now.
+    /// Moves an instance to a named step of its version, ready to run now. Only live and failed
+    /// instances: a completed or cancelled one has ended (and another live instance of the same
+    /// workflow may exist for its contact); start a new one instead.
     static let resumeInstance = """
         WITH moved AS (
             UPDATE workflow_instances i SET state = 'ready', step = $2, attempt = 0, run_at = now(), finished_at = NULL,
                 lease_owner = NULL, lease_expires_at = NULL, wait_event = NULL, wait_started_at = NULL, deadline = NULL,
                 fence = i.fence + 1, seq = i.seq + 1, updated_at = now()
             FROM (SELECT id, state, step FROM workflow_instances WHERE id = $1 FOR UPDATE) before
-            WHERE i.id = before.id AND before.state <> 'completed'
+            WHERE i.id = before.id AND before.state NOT IN ('completed', 'cancelled')
             RETURNING i.id, i.seq, before.step AS from_step, before.state AS from_state
         ), events AS (
             INSERT INTO instance_events (instance, seq, step, from_state, to_state, worker, attempt, detail)
             SELECT id, seq, $2, from_state, 'ready', $3, 0, 'manual resume at ' || $2 || ' (from ' || from_step || ') by ' || $3
             FROM moved
         ), woken AS (SELECT pg_notify('baton_wake', 'resume') FROM moved)
-        SELECT count(*) FROM moved, woken
+        SELECT (SELECT count(*) FROM moved) AS resumed, (SELECT count(*) FROM woken) AS woken,
+               (SELECT state FROM workflow_instances WHERE id = $1) AS state
         """
 
     public func resume(instance: Int, at step: String, by who: String) async throws {
@@ -174,8 +177,11 @@ extension Store {
             throw BatonError.invalid("\(summary.workflow) v\(summary.version) has no step \(step); steps: \(steps.joined(separator: ", "))")
         }
         try await pool.withConnection { connection in
-            if try await connection.query(Self.resumeInstance, [instance, step, who])[0].decode(Int.self, at: 0) == 0 {
-                throw BatonError.invalid("instance \(instance) is completed; start a new one instead")
+            let row = try await connection.query(Self.resumeInstance, [instance, step, who])[0]
+            if try row.decode(Int.self, "resumed") == 0 {
+                let state = try row.decode(String?.self, "state") ?? "gone"
+                throw BatonError.invalid(
+                    "instance \(instance) is \(state); only live or failed instances can be resumed: start a new one instead")
             }
         }
     }

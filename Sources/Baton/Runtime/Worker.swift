@@ -17,15 +17,24 @@ public struct WorkerConfiguration: Sendable {
     public var lease: Duration
     /// Exit once nothing is due instead of waiting for more work.
     public var untilIdle: Bool
+    /// A batch still in flight after this long stops renewing its leases (a hung connection, a
+    /// statement stuck on a dead host): the leases run out, other workers take the instances
+    /// over, and the fence keeps anything this batch still tries to commit from landing.
+    public var maxBatchTime: Duration
+    /// Waits between attempts of a claim loop whose batch failed (database down, …).
+    public var loopBackoff: Backoff
 
     public init(id: String, concurrency: Int = 2, batchSize: Int = 50, pollInterval: Duration = .seconds(1),
-                lease: Duration = .seconds(10), untilIdle: Bool = false) {
+                lease: Duration = .seconds(10), untilIdle: Bool = false, maxBatchTime: Duration = .seconds(60),
+                loopBackoff: Backoff = Backoff(base: .milliseconds(100), cap: .seconds(5))) {
         self.id = id
         self.concurrency = max(1, concurrency)
         self.batchSize = max(1, batchSize)
         self.pollInterval = pollInterval
         self.lease = lease
         self.untilIdle = untilIdle
+        self.maxBatchTime = maxBatchTime
+        self.loopBackoff = loopBackoff
     }
 }
 
@@ -98,12 +107,20 @@ public final class Worker: Sendable {
                 let processed = try await processOneBatch()
                 failures = 0
                 if processed == 0 {
-                    if configuration.untilIdle { return }
+                    if configuration.untilIdle {
+                        // Instances put back because their contact was busy are due again in a
+                        // moment: until-idle waits for them rather than leaving them behind, unless
+                        // nothing has moved for a while (a contact held by a session that stays open).
+                        guard let due = await state.putBackDue, due > .now,
+                              await ContinuousClock.now - state.lastProgress < Self.putBackPatience else { return }
+                        try? await Task.sleep(until: due + .milliseconds(50), clock: .continuous)
+                        continue
+                    }
                     await wake.wait(timeout: configuration.pollInterval)
                 }
             } catch {
                 failures += 1
-                let delay = Duration.milliseconds(min(5000, 100 * (1 << min(failures, 6))))
+                let delay = configuration.loopBackoff.delay(attempt: failures)
                 logger.warning("batch failed; retrying", metadata: ["error": "\(error)", "retry_in": "\(delay)"])
                 if configuration.untilIdle && failures > 20 { return }
                 try? await Task.sleep(for: delay)
@@ -112,83 +129,156 @@ public final class Worker: Sendable {
     }
 
     /// Claims, advances and commits one batch; returns how many instances it claimed.
+    ///
+    /// Everything that can go wrong with one instance stays with that instance: a row that cannot
+    /// be read, a definition that cannot be loaded, an instance whose commit fails. Each goes
+    /// through the retry path on its own (`failInstance`); the rest of the batch proceeds.
     func processOneBatch() async throws -> Int {
         let batch = try await store.claim(worker: configuration.id, limit: configuration.batchSize, lease: configuration.lease)
-        guard !batch.instances.isEmpty else { return 0 }
-        let held = batch.instances.map { (id: $0.id, fence: $0.fence) }
-        // Renew the leases while the batch is in flight (normally milliseconds).
-        let renewer = Task {
-            while !Task.isCancelled {
-                try await Task.sleep(for: configuration.lease / 3)
-                try await store.renewLeases(held, worker: configuration.id, lease: configuration.lease)
-            }
-        }
+        let claimed = batch.instances.count + batch.unreadable.count
+        guard claimed > 0 else { return 0 }
+        let renewer = renewLeases(batch.instances.map { (id: $0.id, fence: $0.fence) }
+                                  + batch.unreadable.map { (id: $0.id, fence: $0.fence) })
         defer { renewer.cancel() }
 
+        for bad in batch.unreadable {
+            await failInstance(bad, error: "cannot read the instance: \(bad.error)", definition: nil)
+        }
         let directory = try await state.directory(from: store)
-        let advances = try await advance(batch, directory: directory)
-        var committed: Set<Int>
-        do {
-            let limited = Set(directory.members.values.filter { $0.capacity != nil }.map(\.id))
-            let result = try await store.commitWithinCapacity(
-                advances, limited: limited, worker: configuration.id, now: batch.now)
-            committed = result.committed
-            if !result.rejected.isEmpty {
-                // Members filled up meanwhile: route these again with fresh loads.
-                await state.forgetDirectory()
-                try await store.release(result.rejected.map { (id: $0.instance, fence: $0.fence) }, worker: configuration.id)
-                committed.formUnion(result.rejected.map(\.instance))
-                logger.debug("re-routing instances whose member reached capacity", metadata: ["instances": "\(result.rejected.count)"])
+        var definitions: [String: WorkflowDefinition] = [:]
+        var runnable: [InstanceSnapshot] = []
+        for instance in batch.instances {
+            let key = "\(instance.workflow)@\(instance.version)"
+            do {
+                if definitions[key] == nil {
+                    // A version that is not stored has no steps: the Machine fails the instance with that error.
+                    definitions[key] = try await state.definition(instance.workflow, instance.version, from: store)
+                        ?? WorkflowDefinition(name: instance.workflow, start: instance.step, steps: [])
+                }
+                runnable.append(instance)
+            } catch {
+                await failInstance(
+                    UnreadableInstance(instance, error: "\(error)"),
+                    error: "\(instance.workflow) v\(instance.version) cannot be loaded by this version of Baton: \(error)",
+                    definition: nil)
             }
+        }
+        let limited = Set(directory.members.values.filter { $0.capacity != nil }.map(\.id))
+        var outcomes: [LockedCommit] = []
+        do {
+            outcomes.append(try await commitLocked(runnable, definitions: definitions, directory: directory,
+                                                   limited: limited, now: batch.now))
         } catch let error as PostgresError where !error.isConnectionError {
-            // One bad instance must not hold the others back: commit them one by one.
+            // One bad instance must not hold the others back: commit them one by one, each through
+            // the same locked path (capacity, rotation, fresh contact), and fail only the bad ones.
             logger.warning("batch commit failed; committing instances one by one", metadata: ["error": "\(error)"])
-            committed = []
-            for advance in advances {
+            for instance in runnable {
                 do {
-                    committed.formUnion(try await store.commit([advance], worker: configuration.id, now: batch.now))
+                    outcomes.append(try await commitLocked([instance], definitions: definitions, directory: directory,
+                                                           limited: limited, now: batch.now))
                 } catch {
-                    logger.error("instance could not be committed", metadata: ["instance": "\(advance.instance)", "error": "\(error)"])
-                    try? await store.recordFailure(instance: advance.instance, fence: advance.fence,
-                                                   worker: configuration.id, error: "\(error)")
+                    logger.error("instance could not be committed", metadata: ["instance": "\(instance.id)", "error": "\(error)"])
+                    await failInstance(UnreadableInstance(instance, error: "\(error)"), error: "\(error)",
+                                       definition: definitions["\(instance.workflow)@\(instance.version)"])
                 }
             }
         }
-        let lost = advances.count - committed.count
-        if lost > 0 { logger.notice("lease lost before commit; effects discarded", metadata: ["instances": "\(lost)"]) }
-        for advance in advances where committed.contains(advance.instance) && advance.state == .failed {
-            logger.error("instance failed", metadata: [
-                "instance": "\(advance.instance)", "step": "\(advance.step)", "error": "\(advance.lastError ?? "")",
-            ])
+        for outcome in outcomes {
+            for bad in outcome.unreadable {
+                await failInstance(bad, error: "cannot read the instance: \(bad.error)",
+                                   definition: definitions["\(bad.workflow)@\(bad.version)"])
+            }
+            if !outcome.lost.isEmpty {
+                logger.notice("lease lost before commit; effects discarded", metadata: ["instances": "\(outcome.lost.count)"])
+            }
+            if !outcome.contended.isEmpty {
+                await state.putBack(until: .now + contendedDelay)
+                logger.debug("contact busy in another transaction; instances put back",
+                             metadata: ["instances": "\(outcome.contended.count)"])
+            }
+            for advance in outcome.advances where advance.state == .failed {
+                logger.error("instance failed", metadata: [
+                    "instance": "\(advance.instance)", "step": "\(advance.step)", "error": "\(advance.lastError ?? "")",
+                ])
+            }
+            await state.record(outcome)
         }
-        await state.record(batch: advances, committed: committed)
-        return batch.instances.count
+        await state.countBatch()
+        return claimed
     }
 
-    /// Runs the Machine over a batch: once counting round-robin demand per team, then again with
-    /// positions reserved for exactly that demand in one statement.
-    func advance(_ batch: ClaimedBatch, directory: Directory) async throws -> [Advance] {
-        var definitions: [String: WorkflowDefinition] = [:]
-        for instance in batch.instances {
-            let key = "\(instance.workflow)@\(instance.version)"
-            if definitions[key] == nil { definitions[key] = try await state.definition(instance.workflow, instance.version, from: store) }
-        }
-        func runAll(_ rotation: inout Rotation) -> [Advance] {
-            var directory = directory
-            return batch.instances.map { instance in
-                // A version that cannot be loaded has no steps: the Machine fails the instance with that error.
-                let definition = definitions["\(instance.workflow)@\(instance.version)"]
-                    ?? WorkflowDefinition(name: instance.workflow, start: instance.step, steps: [])
-                return machine.advance(instance, definition: definition, directory: &directory, rotation: &rotation,
-                                       now: batch.now, jitter: jitter(instance))
+    /// Renews the batch's leases every third of a lease while it is in flight, for at most
+    /// `maxBatchTime`: a batch that makes no progress (a hung connection) lets its leases lapse.
+    private func renewLeases(_ held: [(id: Int, fence: Int)]) -> Task<Void, Never> {
+        let (store, configuration, logger) = (store, configuration, logger)
+        return Task {
+            let started = ContinuousClock.now
+            while !Task.isCancelled {
+                try? await Task.sleep(for: configuration.lease / 3)
+                if Task.isCancelled { return }
+                guard ContinuousClock.now - started < configuration.maxBatchTime else {
+                    logger.warning("batch in flight too long; no longer renewing its leases", metadata: [
+                        "instances": "\(held.count)", "max_batch_time": "\(configuration.maxBatchTime)",
+                    ])
+                    return
+                }
+                do {
+                    try await store.renewLeases(held, worker: configuration.id, lease: configuration.lease)
+                } catch {
+                    logger.debug("lease renewal failed; trying again", metadata: ["error": "\(error)"])
+                }
             }
         }
-        var counting = Rotation()
-        let trial = runAll(&counting)
-        guard !counting.used.isEmpty else { return trial }
-        let starts = try await store.reserveRotation(counting.used)
-        var reserved = Rotation(starts: starts)
-        return runAll(&reserved)
+    }
+
+    /// Runs the Machine over `instances` inside `Store.advanceLocked`, which re-reads their contacts
+    /// and signals under lock, counts round-robin demand, reserves positions and commits. Instances
+    /// of one contact run in claim order, each on the contact as the previous one left it.
+    func commitLocked(_ instances: [InstanceSnapshot], definitions: [String: WorkflowDefinition], directory: Directory,
+                      limited: Set<String>, now: Date) async throws -> LockedCommit {
+        try await store.advanceLocked(
+            instances, worker: configuration.id, now: now, limited: limited, contendedDelay: contendedDelay
+        ) { instances, loads, rotation in
+            var directory = directory
+            for (member, open) in loads { directory.members[member]?.openCount = open }
+            var contacts: [String: ContactSnapshot] = [:]
+            return instances.map { instance in
+                var instance = instance
+                if let latest = contacts[instance.contact.id] { instance.contact = latest }
+                let definition = definitions["\(instance.workflow)@\(instance.version)"]
+                    ?? WorkflowDefinition(name: instance.workflow, start: instance.step, steps: [])
+                let advance = machine.advance(instance, definition: definition, directory: &directory, rotation: &rotation,
+                                              now: now, jitter: jitter(instance))
+                contacts[instance.contact.id] = advance.contact ?? instance.contact
+                return advance
+            }
+        }
+    }
+
+    /// The pause before an instance whose contact was locked elsewhere is due again.
+    private let contendedDelay = Duration.milliseconds(200)
+    /// How long `untilIdle` keeps waiting for put-back instances while none makes progress.
+    static let putBackPatience = Duration.seconds(5)
+
+    /// Fails one attempt of an instance the Machine could not run (unreadable, undecodable version,
+    /// failed commit): its step's `max_attempts` (else the Machine's default), the Machine's backoff.
+    private func failInstance(_ instance: UnreadableInstance, error: String, definition: WorkflowDefinition?) async {
+        let maxAttempts = definition?.step(instance.step)?.maxAttempts ?? machine.defaultMaxAttempts
+        func millis(_ seconds: TimeInterval) -> Int64 { Int64(min(max(0, seconds), 1e9) * 1000) }
+        let backoff = Backoff(base: .milliseconds(millis(machine.baseBackoff)), cap: .milliseconds(millis(machine.maxBackoff)))
+        let line = error.split(separator: "\n").first.map(String.init) ?? error
+        logger.error("instance failed an attempt outside its steps", metadata: [
+            "instance": "\(instance.id)", "attempt": "\(instance.attempt + 1)", "error": "\(line)",
+        ])
+        do {
+            try await store.recordFailure(
+                instance: instance.id, fence: instance.fence, worker: configuration.id, error: line,
+                maxAttempts: maxAttempts, retryIn: backoff.delay(attempt: instance.attempt + 1),
+                from: instance.priorState)
+        } catch {
+            logger.warning("could not record the failure; the lease will run out and the instance run again",
+                           metadata: ["instance": "\(instance.id)", "error": "\(error)"])
+        }
     }
 
     /// Deterministic per claim (so both passes agree), different across instances and attempts.
@@ -199,11 +289,17 @@ public final class Worker: Sendable {
         return Double(UInt64(bitPattern: Int64(hasher.finalize())) % 1000) / 1000
     }
 
+    /// Keeps a LISTEN connection open and wakes idle loops on every NOTIFY. After each (re)subscribe
+    /// the loops are woken once: a NOTIFY sent while the listener was disconnected is lost, but the
+    /// work it announced is in the table, and the next claim finds it.
     private func listenForWakeups() async {
+        var failures = 0
         while !Task.isCancelled {
             do {
                 let connection = try await Connection.connect(store.pool.config, logger: logger)
                 let notifications = try await connection.notifications(listeningTo: ["baton_wake"])
+                failures = 0
+                await wake.signal()
                 do {
                     for try await _ in notifications { await wake.signal() }
                 } catch {
@@ -213,8 +309,20 @@ public final class Worker: Sendable {
             } catch {
                 logger.debug("wake-up listener cannot connect; polling meanwhile", metadata: ["error": "\(error)"])
             }
-            try? await Task.sleep(for: .seconds(1))
+            failures += 1
+            try? await Task.sleep(for: Self.listenerBackoff.delay(attempt: failures))
         }
+    }
+
+    /// Pauses between reconnects of the wake-up listener.
+    static let listenerBackoff = Backoff(base: .milliseconds(200), cap: .seconds(5))
+}
+
+extension UnreadableInstance {
+    /// A claimed instance that must fail one attempt without running, with `error`.
+    init(_ instance: InstanceSnapshot, error: String) {
+        self.init(id: instance.id, fence: instance.fence, workflow: instance.workflow, version: instance.version,
+                  step: instance.step, attempt: instance.attempt, priorState: instance.state, error: error)
     }
 }
 
@@ -229,15 +337,25 @@ actor WorkerState {
 
     func forgetDirectory() { cachedDirectory = nil }
 
-    func record(batch advances: [Advance], committed: Set<Int>) {
-        statistics.batches += 1
-        for advance in advances where committed.contains(advance.instance) {
+    /// When this worker last committed something.
+    private(set) var lastProgress = ContinuousClock.now
+
+    func record(_ outcome: LockedCommit) {
+        if !outcome.advances.isEmpty { lastProgress = .now }
+        for advance in outcome.advances {
             statistics.instances += 1
             statistics.steps += advance.events.count
             if advance.state == .failed { statistics.failures += 1 }
         }
-        statistics.lostLeases += advances.count - committed.count
+        statistics.lostLeases += outcome.lost.count
     }
+
+    func countBatch() { statistics.batches += 1 }
+
+    /// When the instances most recently put back (their contact was busy) are due again.
+    private(set) var putBackDue: ContinuousClock.Instant?
+
+    func putBack(until due: ContinuousClock.Instant) { putBackDue = max(putBackDue ?? due, due) }
 
     /// Definitions never change once stored (a change is a new version), so they are cached for good.
     func definition(_ name: String, _ version: Int, from store: Store) async throws -> WorkflowDefinition? {

@@ -98,6 +98,14 @@ extension Store {
                 ev.error.append(event.error)
             }
             if let contact = advance.contact {
+                // Two instances of one contact in a batch: the later one ran on the earlier one's
+                // result (see `advanceLocked`), so its ownership is the one to keep. An UPDATE ... FROM
+                // with two rows for one target row would apply an arbitrary one of them.
+                if let earlier = ct.contact.firstIndex(of: contact.id) {
+                    ct.instance.remove(at: earlier); ct.contact.remove(at: earlier); ct.owner.remove(at: earlier)
+                    ct.backup.remove(at: earlier); ct.team.remove(at: earlier); ct.previous.remove(at: earlier)
+                    ct.queued.remove(at: earlier)
+                }
                 ct.instance.append(advance.instance); ct.contact.append(contact.id); ct.owner.append(contact.owner)
                 ct.backup.append(contact.backupOwner); ct.team.append(contact.team)
                 ct.previous.append(contact.previousOwner); ct.queued.append(advance.queued)
@@ -143,61 +151,42 @@ extension Store {
                AS open
         FROM members m WHERE m.id = ANY($1::text[])
         """
-
-    /// Commits a batch so that no member ends above capacity, even with many workers assigning at
-    /// once: when the batch gives live work to members with a capacity, their rows are locked, their
-    /// open work is counted afresh, and advances that would overfill a member are left out
-    /// (returned as `rejected`; the worker releases them to be routed again).
-    /// `limited`: the members that have a capacity; batches that give work to no such member take
-    /// the plain path, so unlimited teams never wait on member locks.
-    public func commitWithinCapacity(_ advances: [Advance], limited: Set<String>, worker: String, now: Date) async throws
-        -> (committed: Set<Int>, rejected: [Advance])
-    {
-        let gaining = advances.compactMap { advance -> String? in
-            guard !advance.state.isFinal, let owner = advance.contact?.owner, limited.contains(owner),
-                  advance.ownerChanges.contains(where: { $0.to == owner }) else { return nil }
-            return owner
-        }
-        guard !gaining.isEmpty else { return (try await commit(advances, worker: worker, now: now), []) }
-        return try await pool.transaction { connection in
-            var room: [String: Int] = [:]
-            let members = Array(Set(gaining)).sorted()
-            try await connection.query(Self.lockMembers, [members])
-            for row in try await connection.query(Self.memberLoads, [members]) {
-                if let capacity = try row.decode(Int?.self, "capacity") {
-                    room[try row.decode("id")] = capacity - (try row.decode(Int.self, "open"))
-                }
-            }
-            var accepted: [Advance] = [], rejected: [Advance] = []
-            for advance in advances {
-                if !advance.state.isFinal, let owner = advance.contact?.owner,
-                   advance.ownerChanges.contains(where: { $0.to == owner }), let left = room[owner]
-                {
-                    if left <= 0 { rejected.append(advance); continue }
-                    room[owner] = left - 1
-                }
-                accepted.append(advance)
-            }
-            return (try await self.commit(accepted, worker: worker, now: now, on: connection), rejected)
-        }
-    }
 }
 
 extension Store {
-    /// Records a failure the Machine did not see (the commit itself failed): one more attempt, then
-    /// `failed` after five, else ready again in a minute. Fenced like every write of a claimer.
+    /// Records a failure the Machine did not see (the row could not be read, the definition could
+    /// not be loaded, the commit itself failed): one more attempt, then `failed` once it reaches $5
+    /// (the step's max_attempts), else due again after the backoff of $6 ms; the timeline entry is
+    /// appended in the same statement. Fenced like every write of a claimer.
     static let recordInstanceFailure = """
-        UPDATE workflow_instances SET
-            attempt = attempt + 1, last_error = $4, lease_owner = NULL, lease_expires_at = NULL, updated_at = now(),
-            state = CASE WHEN attempt + 1 >= 5 THEN 'failed' ELSE 'ready' END,
-            finished_at = CASE WHEN attempt + 1 >= 5 THEN now() END,
-            run_at = now() + interval '1 minute'
-        WHERE id = $1 AND fence = $2 AND state = 'running' AND lease_owner = $3
+        WITH moved AS (
+            UPDATE workflow_instances i SET
+                attempt = i.attempt + 1, last_error = $4, lease_owner = NULL, lease_expires_at = NULL,
+                seq = i.seq + 1, updated_at = now(),
+                state = CASE WHEN i.attempt + 1 >= $5 THEN 'failed' ELSE 'ready' END,
+                finished_at = CASE WHEN i.attempt + 1 >= $5 THEN now() END,
+                run_at = now() + $6 * interval '1 millisecond'
+            WHERE i.id = $1 AND i.fence = $2 AND i.state = 'running' AND i.lease_owner = $3
+            RETURNING i.id, i.seq, i.step, i.state, i.attempt, i.contact
+        ), events AS (
+            INSERT INTO instance_events (instance, seq, step, from_state, to_state, owner, worker, attempt, detail, error)
+            SELECT m.id, m.seq, m.step, $7, m.state, (SELECT owner FROM contacts WHERE id = m.contact), $3, m.attempt,
+                   CASE WHEN m.state = 'failed' THEN 'failed after ' || m.attempt || ' attempt(s)'
+                        ELSE 'retry ' || m.attempt || ' of ' || ($5 - 1) || ' in ' || round($6 / 1000.0) || 's' END,
+                   $4
+            FROM moved m
+        )
+        SELECT count(*) FROM moved
         """
 
-    public func recordFailure(instance: Int, fence: Int, worker: String, error: String) async throws {
+    /// Fails one attempt of `instance` (held by `worker` under `fence`) with `error`: `failed` at
+    /// `maxAttempts`, else ready again after `retryIn`. `from` is the state the claim found it in.
+    public func recordFailure(instance: Int, fence: Int, worker: String, error: String, maxAttempts: Int,
+                              retryIn: Duration, from: InstanceState = .running) async throws {
         try await pool.withConnection { connection in
-            try await connection.query(Self.recordInstanceFailure, [instance, fence, worker, error])
+            try await connection.query(
+                Self.recordInstanceFailure,
+                [instance, fence, worker, error, max(1, maxAttempts), retryIn.wholeMilliseconds, from.rawValue])
         }
     }
 }

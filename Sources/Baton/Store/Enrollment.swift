@@ -83,6 +83,14 @@ extension Store {
         throw BatonError.conflict("could not enroll: concurrent starts kept changing the instances; try again")
     }
 
+    /// Run first, in the signal's transaction: waits while a worker is committing a batch that holds
+    /// this contact (it locks the contacts it advances; see `advanceLocked`). A signal must not be
+    /// missed by an instance a worker is running right now, which may be about to commit a wait for
+    /// this very event with its deadline as run_at: after this lock, `recordSignal` (a new statement,
+    /// so a new snapshot) sees that commit and wakes the wait. A worker that comes second finds the
+    /// contact locked, puts the instance back for a moment, and sees the signal when it runs again.
+    static let lockContactForSignal = "SELECT id FROM contacts WHERE id = $1 FOR SHARE"
+
     /// Records signal $2 for contact $1 and wakes that contact's instances waiting for it (their
     /// run_at becomes now, so the next claim sees the signal), then NOTIFYs idle workers.
     static let recordSignal = """
@@ -103,7 +111,8 @@ extension Store {
 
     /// Records an external event for a contact; returns the signal id and how many waiting instances it woke.
     public func signal(_ name: String, contact: String, payload: String?) async throws -> (signal: Int, woken: Int) {
-        try await pool.withConnection { connection in
+        try await pool.transaction { connection in
+            try await connection.query(Self.lockContactForSignal, [contact])
             let row = try await connection.query(Self.recordSignal, [contact, name, payload])[0]
             guard let id = try row.decode(Int?.self, "signal") else {
                 throw BatonError.notFound("unknown contact \(contact): enroll it first with `batonctl start WORKFLOW --contact \(contact)`")
