@@ -10,6 +10,7 @@ public func buildRouter(store: Store, settings: ServerSettings = ServerSettings(
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
     HealthController(store: store, settings: settings).register(on: router)
+    HooksController(store: store, settings: settings).register(on: router)
     let v1 = router.group("v1").add(middleware: TokenAuthenticator(store: store, cache: TokenCache()))
     InstancesController(store: store, settings: settings).register(on: v1)
     SignalsController(store: store, settings: settings).register(on: v1)

@@ -28,6 +28,7 @@ tags:
   - name: operations
   - name: definitions
   - name: health
+  - name: hooks
 paths:
   /healthz:
     get:
@@ -78,6 +79,76 @@ paths:
           content:
             application/yaml:
               schema: { type: string }
+  /hooks/hubspot/{source}:
+    post:
+      tags: [hooks]
+      summary: A HubSpot webhook batch, verified with X-HubSpot-Signature-v3.
+      description: |
+        No bearer token: the signature under the source's secret authenticates the request. The
+        signed URI is the server's public URL (`--public-url`) followed by this path. Events seen
+        before (by `eventId`) do nothing; the batch is committed in one transaction before the 200.
+      operationId: hubspotHook
+      security: []
+      parameters:
+        - { name: source, in: path, required: true, schema: { type: string } }
+        - { name: X-HubSpot-Signature-v3, in: header, required: true, schema: { type: string } }
+        - { name: X-HubSpot-Request-Timestamp, in: header, required: true, schema: { type: string } }
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: array
+              items:
+                type: object
+                required: [eventId, subscriptionType, objectId]
+                properties:
+                  eventId: { type: integer }
+                  subscriptionType: { type: string }
+                  objectId: { type: integer }
+                  propertyName: { type: string }
+                  propertyValue: { type: string }
+                  occurredAt: { type: integer }
+                  changeSource: { type: string }
+                  sourceId: { type: string }
+      responses:
+        "200": { $ref: "#/components/responses/Ingested" }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "503": { $ref: "#/components/responses/Unavailable" }
+  /hooks/webhook/{source}:
+    post:
+      tags: [hooks]
+      summary: A generic inbound event {event, contact, attributes}, signed with Baton-Signature.
+      operationId: webhookHook
+      security: []
+      parameters:
+        - { name: source, in: path, required: true, schema: { type: string } }
+        - { name: Baton-Signature, in: header, required: true, schema: { type: string } }
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [event, contact]
+              properties:
+                id: { type: string, description: "The event's id at the sender (else Idempotency-Key, else the body's hash): processed once." }
+                event: { type: string }
+                contact: { type: string }
+                attributes: { $ref: "#/components/schemas/Attributes" }
+                actor: { type: string }
+      responses:
+        "200": { $ref: "#/components/responses/Ingested" }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/instances:
     get:
       tags: [instances]
@@ -553,6 +624,20 @@ components:
       required: true
       schema: { type: string }
   responses:
+    Ingested:
+      description: What the batch did.
+      content:
+        application/json:
+          schema:
+            type: object
+            required: [received, duplicates, started, signalled, owner_changed, ignored]
+            properties:
+              received: { type: integer }
+              duplicates: { type: integer }
+              started: { type: integer }
+              signalled: { type: integer }
+              owner_changed: { type: integer }
+              ignored: { type: integer }
     Instance:
       description: The instance afterwards.
       content:

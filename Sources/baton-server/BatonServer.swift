@@ -31,6 +31,8 @@ struct BatonServer: AsyncParsableCommand {
     @Option(help: "Largest request body accepted, in bytes (413 above).") var maxBodyBytes = 10 * 1024 * 1024
     @Option(help: "Largest attribute value accepted, in bytes (413 above).") var maxAttributeBytes = 64 * 1024
     @Option(help: "Serve this file at /v1/openapi.yaml instead of the built-in copy.") var openapi: String?
+    @Option(help: "The URL clients (HubSpot) call this server at, e.g. https://baton.example.com (default: BATON_PUBLIC_URL, then http://<listen>); part of what HubSpot signs.")
+    var publicURL: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
     @Option(help: "Log format: json or text (default: json unless standard error is a terminal).") var logFormat: String?
 
@@ -63,7 +65,10 @@ struct BatonServer: AsyncParsableCommand {
         let config = try ConnectionConfig.fromEnvironment(url: try databaseURLFile.map(readURLFile) ?? databaseURL, applicationName: "baton-server")
         let pool = ConnectionPool(config, maxConnections: poolSize, logger: logger)
         let store = Store(pool: pool, logger: logger)
-        let settings = ServerSettings(maxBodyBytes: maxBodyBytes, maxAttributeBytes: maxAttributeBytes, openAPIPath: openapi)
+        let environment = ProcessInfo.processInfo.environment
+        let publicBase = publicURL ?? environment["BATON_PUBLIC_URL"] ?? "http://\(listen ?? environment["BATON_LISTEN"] ?? "127.0.0.1:8080")"
+        let settings = ServerSettings(maxBodyBytes: maxBodyBytes, maxAttributeBytes: maxAttributeBytes, openAPIPath: openapi,
+                                      publicBaseURL: publicBase, environment: environment)
         let sampler = SamplerService(sampler: MetricsSampler(store: store, logger: logger))
         let app = buildApplication(store: store, host: host, port: port, settings: settings, services: [sampler], logger: logger)
         logger.info("listening", metadata: ["address": "\(host):\(port)"])

@@ -26,12 +26,12 @@ final class APIServer: Sendable {
         var contentType: String { headers.first(name: "content-type") ?? "" }
     }
 
-    init(_ engine: Engine, arguments: [String] = []) async throws {
+    init(_ engine: Engine, arguments: [String] = [], environment: [String: String] = [:]) async throws {
         port = try freePort()
         base = "http://127.0.0.1:\(port)"
         process = try ChildProcess(try Engine.binary("baton-server"),
                                    ["--listen", "127.0.0.1:\(port)", "--log-format", "text"] + arguments,
-                                   environment: ["DATABASE_URL": engine.config.urlForChildren])
+                                   environment: environment.merging(["DATABASE_URL": engine.config.urlForChildren]) { _, new in new })
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             if let reply = try? await get("/healthz"), reply.status == 200 { return }

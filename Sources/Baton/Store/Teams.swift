@@ -24,12 +24,12 @@ extension Store {
     /// Every team has a rotation cursor; an existing one keeps its position.
     static let ensureRoutingCursor = "INSERT INTO routing_cursors (team) VALUES ($1) ON CONFLICT (team) DO NOTHING"
     static let upsertMember = """
-        INSERT INTO members (id, team, name, email, capacity, weight, active, out_of_office_until, backup, calendar)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::date, $9, $10)
+        INSERT INTO members (id, team, name, email, capacity, weight, active, out_of_office_until, backup, calendar, crm)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::date, $9, $10, $11::jsonb)
         ON CONFLICT (id) DO UPDATE SET team = EXCLUDED.team, name = EXCLUDED.name, email = EXCLUDED.email,
             capacity = EXCLUDED.capacity, weight = EXCLUDED.weight, active = EXCLUDED.active,
             out_of_office_until = EXCLUDED.out_of_office_until, backup = EXCLUDED.backup,
-            calendar = EXCLUDED.calendar, updated_at = now()
+            calendar = EXCLUDED.calendar, crm = EXCLUDED.crm, updated_at = now()
         """
     /// Members of the applied teams missing from the file stop getting work; their rows and history stay.
     static let deactivateMissingMembers = """
@@ -57,7 +57,8 @@ extension Store {
                     try await connection.query(
                         Self.upsertMember,
                         [member.id, team.name, member.name, member.email, member.capacity, member.weight,
-                         member.active, member.outOfOfficeUntil, member.backup, member.calendar])
+                         member.active, member.outOfOfficeUntil, member.backup, member.calendar,
+                         PostgresJSON(member.crm ?? [:])])
                 }
             }
             let deactivated = try await connection.query(

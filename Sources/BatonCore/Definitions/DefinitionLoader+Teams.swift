@@ -161,7 +161,7 @@ extension DefinitionLoader {
     }
 
     private static func readMember(_ node: Node, _ p: String, _ r: NodeReader) -> (Member, Fields)? {
-        let keys = ["id", "name", "email", "capacity", "weight", "active", "out_of_office_until", "backup", "calendar"]
+        let keys = ["id", "name", "email", "capacity", "weight", "active", "out_of_office_until", "backup", "calendar", "crm"]
         guard let f = r.fields(node, p, allowed: keys, expected: "a member (a mapping with id and name)") else { return nil }
         let id = r.string(f, "id", required: true, hint: " (a short unique id, e.g. ana)")
         let name = r.string(f, "name", required: true, hint: " (the member's full name)")
@@ -178,13 +178,27 @@ extension DefinitionLoader {
         }
         let backup = r.string(f, "backup")
         let calendar = r.string(f, "calendar")
-        guard let id, let name, let weight, let active,
+        var crm: [String: String]?
+        var crmOK = true
+        if let crmNode = f["crm"] {
+            if let c = r.fields(crmNode, f.path("crm"), allowed: ["hubspot", "salesforce"],
+                                expected: "the member's CRM ids (hubspot: owner id, salesforce: user id)") {
+                var ids: [String: String] = [:]
+                for key in ["hubspot", "salesforce"] where c[key] != nil {
+                    if let value = r.string(c, key) { ids[key] = value } else { crmOK = false }
+                }
+                crm = ids
+            } else {
+                crmOK = false
+            }
+        }
+        guard let id, let name, let weight, let active, crmOK,
               capacity != nil || f["capacity"] == nil, email.map(isEmail) ?? (f["email"] == nil),
               away.map(isDate) ?? (f["out_of_office_until"] == nil),
               backup != nil || f["backup"] == nil, calendar != nil || f["calendar"] == nil
         else { return nil }
         let member = Member(id: id, name: name, email: email, capacity: capacity, weight: weight, active: active,
-                            outOfOfficeUntil: away, backup: backup, calendar: calendar)
+                            outOfOfficeUntil: away, backup: backup, calendar: calendar, crm: crm)
         return (member, f)
     }
 

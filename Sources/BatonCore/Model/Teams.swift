@@ -90,9 +90,13 @@ public struct Member: Hashable, Sendable, Codable {
     public var backup: String?
     /// Overrides the team's calendar for working-hours eligibility.
     public var calendar: String?
+    /// The member's ids in CRMs (`hubspot`: the owner id, `salesforce`: the user id), for owner write-back
+    /// and for recognising owner changes made in the CRM.
+    public var crm: [String: String]?
 
     public init(id: String, name: String, email: String? = nil, capacity: Int? = nil, weight: Int = 1,
-                active: Bool = true, outOfOfficeUntil: String? = nil, backup: String? = nil, calendar: String? = nil) {
+                active: Bool = true, outOfOfficeUntil: String? = nil, backup: String? = nil, calendar: String? = nil,
+                crm: [String: String]? = nil) {
         self.id = id
         self.name = name
         self.email = email
@@ -102,6 +106,7 @@ public struct Member: Hashable, Sendable, Codable {
         self.outOfOfficeUntil = outOfOfficeUntil
         self.backup = backup
         self.calendar = calendar
+        self.crm = crm
     }
 }
 

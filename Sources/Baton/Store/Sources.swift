@@ -1,0 +1,180 @@
+import BatonCore
+import Foundation
+import Postgres
+
+/// One event from an inbound source, as the hooks decode it.
+public struct InboundEvent: Sendable, Equatable {
+    /// The event's id at the source (HubSpot's `eventId`): processed once.
+    public var id: String
+    /// `contact.creation`, `contact.propertyChange`, … (HubSpot), or the `event` of a generic webhook.
+    public var type: String
+    public var contact: String
+    public var property: String?
+    public var value: String?
+    /// Attributes the event carries (a property change sets that property).
+    public var attributes: [String: String]
+    /// Who made the change at the source (HubSpot's `sourceId`/`changeSource`), for the history.
+    public var actor: String?
+
+    public init(id: String, type: String, contact: String, property: String? = nil, value: String? = nil,
+                attributes: [String: String] = [:], actor: String? = nil) {
+        self.id = id
+        self.type = type
+        self.contact = contact
+        self.property = property
+        self.value = value
+        self.attributes = attributes
+        self.actor = actor
+    }
+}
+
+/// What one inbound batch did.
+public struct IngestReport: Sendable, Codable, Equatable {
+    public var received: Int
+    public var duplicates: Int
+    public var started: Int
+    public var signalled: Int
+    public var owner_changed: Int
+    public var ignored: Int
+}
+
+extension Store {
+    static let upsertSource = """
+        INSERT INTO sources (name, kind, spec) VALUES ($1, $2, $3::jsonb)
+        ON CONFLICT (name) DO UPDATE SET kind = EXCLUDED.kind, spec = EXCLUDED.spec, updated_at = now()
+        """
+    static let selectSource = "SELECT spec FROM sources WHERE name = $1"
+    static let selectWorkflowNames = "SELECT DISTINCT name FROM workflow_definitions"
+
+    /// Records the batch's events that were not seen before; returns the new ones' ids. The
+    /// primary key (source, event_id) makes a redelivered event a no-op, also under concurrency.
+    static let recordInboundEvents = """
+        INSERT INTO inbound_events (source, event_id, type, contact, action)
+        SELECT $1, e, t, c, a FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS x(e, t, c, a)
+        ON CONFLICT (source, event_id) DO NOTHING
+        RETURNING event_id
+        """
+    /// A property change updates the contact's attributes (when the contact exists).
+    static let mergeContactAttributes = """
+        UPDATE contacts SET attributes = attributes || $2::jsonb, updated_at = now() WHERE id = $1
+        """
+    /// The member whose HubSpot owner id is $1, and the contact's current owner.
+    static let resolveCRMOwner = """
+        SELECT (SELECT id FROM members WHERE crm ->> 'hubspot' = $1 ORDER BY active DESC, id LIMIT 1) AS member,
+               (SELECT owner FROM contacts WHERE id = $2) AS owner,
+               (SELECT count(*) FROM contacts WHERE id = $2) AS known
+        """
+
+    /// The names of the stored workflows, for validating a sources file.
+    public func workflowNames() async throws -> Set<String> {
+        try await pool.withConnection { connection in
+            Set(try await connection.query(Self.selectWorkflowNames).map { try $0.decode(String.self, at: 0) })
+        }
+    }
+
+    /// Upserts a sources file's sources in one transaction; returns how many.
+    public func applySources(_ file: SourcesFile) async throws -> Int {
+        try await pool.transaction { connection in
+            for source in file.sources {
+                try await connection.query(Self.upsertSource, [source.name, source.kind.rawValue, PostgresJSON(source)])
+            }
+            return file.sources.count
+        }
+    }
+
+    /// The source of that name, or nil.
+    public func source(_ name: String) async throws -> Source? {
+        try await pool.withConnection { connection in
+            try await connection.query(Self.selectSource, [name]).first.map { try $0.decode(PostgresJSON<Source>.self, at: 0).value }
+        }
+    }
+
+    /// Applies one inbound batch in one transaction: events seen before are skipped; each new one
+    /// starts a workflow, records a signal, or records an owner change made in the CRM, as the
+    /// source maps it; events that map to nothing are counted and ignored. Nothing is stored when
+    /// anything fails, so the sender's retry finds the batch new.
+    public func ingest(_ events: [InboundEvent], from source: Source) async throws -> IngestReport {
+        var report = IngestReport(received: events.count, duplicates: 0, started: 0, signalled: 0, owner_changed: 0, ignored: 0)
+        // A batch naming one event twice: the first counts.
+        var seen = Set<String>()
+        let unique = events.filter { seen.insert($0.id).inserted }
+        report.duplicates = events.count - unique.count
+        let mappings = unique.map { source.mapping(type: $0.type, property: $0.property, value: $0.value) }
+        // Workflows are read before the transaction: a version applied meanwhile starts on the next batch.
+        var workflows: [String: StoredWorkflow] = [:]
+        for case .start(let name)? in mappings.map({ $0?.action }) where workflows[name] == nil {
+            guard let stored = try await workflow(name) else {
+                throw BatonError.conflict("source \(source.name) starts workflow \(name), which is not stored: apply it first")
+            }
+            workflows[name] = stored
+        }
+        let actions = mappings.map { mapping -> String in
+            switch mapping?.action {
+            case .start?: return "started"
+            case .signal?: return "signalled"
+            case .ownerChanged?: return "owner_changed"
+            case nil: return "ignored"
+            }
+        }
+        return try await pool.transaction { connection in
+            let fresh = Set(try await connection.query(Self.recordInboundEvents, [
+                source.name, unique.map(\.id), unique.map(\.type), unique.map(\.contact), actions,
+            ]).map { try $0.decode(String.self, at: 0) })
+            report.duplicates += unique.count - fresh.count
+            var starts: [String: [EnrollmentRequest]] = [:]
+            for (event, mapping) in zip(unique, mappings) where fresh.contains(event.id) {
+                switch mapping?.action {
+                case .start(let name)?:
+                    starts[name, default: []].append(EnrollmentRequest(contact: event.contact, attributes: event.attributes))
+                case .signal(let name)?:
+                    try await mergeAttributes(event, connection)
+                    try await connection.query(Self.lockContactForSignal, [event.contact])
+                    let row = try await connection.query(Self.recordSignal, [event.contact, name, Self.payload(event)])[0]
+                    if try row.decode(Int?.self, "signal") == nil { report.ignored += 1 } else { report.signalled += 1 }
+                case .ownerChanged?:
+                    if try await recordOwnerChange(event, source: source, connection) { report.owner_changed += 1 } else { report.ignored += 1 }
+                case nil:
+                    try await mergeAttributes(event, connection)
+                    report.ignored += 1
+                }
+            }
+            for (name, requests) in starts.sorted(by: { $0.key < $1.key }) {
+                let stored = workflows[name]!
+                let rows = try await connection.query(Self.enrollContacts, [
+                    stored.name, stored.version, stored.definition.start, requests.map(\.contact),
+                    PostgresArrayLiteral(requests.map { PostgresJSON($0.attributes).postgresText }),
+                ])
+                report.started += try rows.filter { try $0.decode(Bool.self, "created") }.count
+            }
+            return report
+        }
+    }
+
+    private func mergeAttributes(_ event: InboundEvent, _ connection: Connection) async throws {
+        guard !event.attributes.isEmpty else { return }
+        try await connection.query(Self.mergeContactAttributes, [event.contact, PostgresJSON(event.attributes)])
+    }
+
+    /// A person changed the owner in the CRM. Baton's own write-back echoes back as a change to the
+    /// owner Baton already recorded, which changes nothing here: no echo loop.
+    private func recordOwnerChange(_ event: InboundEvent, source: Source, _ connection: Connection) async throws -> Bool {
+        guard let crmOwner = event.value, !crmOwner.isEmpty else { return false }
+        let row = try await connection.query(Self.resolveCRMOwner, [crmOwner, event.contact])[0]
+        guard try row.decode(Int.self, "known") == 1, let member = try row.decode(String?.self, "member") else { return false }
+        if try row.decode(String?.self, "owner") == member { return false }
+        let actor = "\(source.name):\(event.actor ?? "crm")"
+        let reason = "manual:\(actor) changed in \(source.kind == .hubspot ? "HubSpot" : source.name)"
+        try await connection.query(Self.reassignContact, [event.contact, member, reason])
+        try await connection.query(Self.lockContactForSignal, [event.contact])
+        let payload = PostgresJSON(["to": member, "source": source.name, "event_id": event.id]).postgresText
+        try await connection.query(Self.recordSignal, [event.contact, "owner_changed", payload])
+        return true
+    }
+
+    private static func payload(_ event: InboundEvent) -> String {
+        var object: [String: String] = ["event_id": event.id, "type": event.type]
+        if let property = event.property { object["property"] = property }
+        if let value = event.value { object["value"] = value }
+        return PostgresJSON(object).postgresText
+    }
+}
