@@ -106,7 +106,7 @@ struct Resume: AsyncParsableCommand {
 }
 
 struct Contacts: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Inspect contacts.", subcommands: [Show.self])
+    static let configuration = CommandConfiguration(abstract: "Inspect contacts; erase one for a privacy request.", subcommands: [Show.self, EraseContact.self])
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

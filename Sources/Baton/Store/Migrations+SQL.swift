@@ -246,5 +246,17 @@ ALTER TABLE members ADD COLUMN crm jsonb NOT NULL DEFAULT '{}';
 CREATE INDEX members_crm_hubspot ON members ((crm ->> 'hubspot'));
 
 """#),
+        Migration(version: 4, name: "0004_prune", sql: #"""
+-- Growth and privacy: indexes for pruning finished work, and the time a contact's data was erased.
+
+-- Pruning walks finished instances by age and deletes their outbox rows by instance.
+CREATE INDEX workflow_instances_finished ON workflow_instances (finished_at) WHERE state IN ('completed', 'cancelled');
+CREATE INDEX outbox_instance ON outbox (instance);
+
+-- `batonctl contacts erase`: the contact keeps its id and ownership history; its attributes,
+-- signals and messages are gone.
+ALTER TABLE contacts ADD COLUMN erased_at timestamptz;
+
+"""#),
     ]
 }
