@@ -56,3 +56,13 @@ ensure_venv() {
   say "installing ${missing[*]} into .venv with pip"
   "$root/.venv/bin/pip" install -q --disable-pip-version-check "${missing[@]}" >&2
 }
+
+# Installs what only the tests need when missing: Debian's prometheus (a real scrape of a worker)
+# and its promtool (the alert rules).
+ensure_test_packages() {
+  command -v prometheus >/dev/null 2>&1 && return 0
+  say "installing prometheus with apt-get (for the metrics tests)"
+  { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+    && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
+    || say "warning: could not install prometheus; the Prometheus scrape test will be skipped"
+}

@@ -87,11 +87,11 @@ struct MetricsEndpointTests {
 struct MetricsClient {
     let base: String
 
-    init(port: Int) async throws {
+    init(port: Int, health: String = "/healthz") async throws {
         base = "http://127.0.0.1:\(port)"
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            if (try? await get("/healthz")) != nil { return }
+            if let reply = try? await get(health), reply.status == 200 { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw TestSetupError("nothing answers on \(base)")

@@ -134,9 +134,13 @@ public final class Worker: Sendable {
     /// be read, a definition that cannot be loaded, an instance whose commit fails. Each goes
     /// through the retry path on its own (`failInstance`); the rest of the batch proceeds.
     func processOneBatch() async throws -> Int {
+        let batchStarted = ContinuousClock.now
         let batch = try await store.claim(worker: configuration.id, limit: configuration.batchSize, lease: configuration.lease)
         let claimed = batch.instances.count + batch.unreadable.count
+        BatonMetrics.claimDuration(ContinuousClock.now - batchStarted)
+        BatonMetrics.claimBatchSize(claimed)
         guard claimed > 0 else { return 0 }
+        defer { BatonMetrics.batchDuration(ContinuousClock.now - batchStarted) }
         let renewer = renewLeases(batch.instances.map { (id: $0.id, fence: $0.fence) }
                                   + batch.unreadable.map { (id: $0.id, fence: $0.fence) })
         defer { renewer.cancel() }
@@ -183,7 +187,9 @@ public final class Worker: Sendable {
                 }
             }
         }
+        let workflowKeys = Dictionary(runnable.map { ($0.id, "\($0.workflow)@\($0.version)") }, uniquingKeysWith: { a, _ in a })
         for outcome in outcomes {
+            WorkerMetrics.record(outcome, definitions: definitions, workflows: workflowKeys)
             for bad in outcome.unreadable {
                 await failInstance(bad, error: "cannot read the instance: \(bad.error)",
                                    definition: definitions["\(bad.workflow)@\(bad.version)"])
