@@ -139,7 +139,9 @@ func printJSON<T: Encodable>(_ value: T) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     encoder.dateEncodingStrategy = .rfc3339
-    print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    let text = String(decoding: try encoder.encode(value), as: UTF8.self)
+    // An empty array prints as [] (the encoder's pretty form is "[\n\n]").
+    print(text.filter { !$0.isWhitespace } == "[]" ? "[]" : text)
 }
 
 /// Formats rows as an aligned table.

@@ -16,6 +16,7 @@ struct Instances: AsyncParsableCommand {
         @Option(help: "Only contacts owned by this member.") var owner: String?
         @Option(help: "Only contacts in this team.") var team: String?
         @Option(help: "Only instances at this step.") var step: String?
+        @Option(help: "Only this contact's instances.") var contact: String?
         @Option(help: "At most this many.") var limit = 100
         @Flag(help: "Print JSON.") var json = false
 
@@ -27,7 +28,7 @@ struct Instances: AsyncParsableCommand {
 
         func run() async throws {
             let store = try database.store(connections: 1)
-            let rows = try await store.instances(InstanceFilter(workflow: workflow, state: state, owner: owner, team: team, step: step, limit: limit))
+            let rows = try await store.instances(InstanceFilter(workflow: workflow, state: state, owner: owner, team: team, step: step, contact: contact, limit: limit))
             await store.pool.close()
             if json { try printJSON(rows); return }
             print(table(["ID", "WORKFLOW", "V", "CONTACT", "STATE", "STEP", "OWNER", "TEAM", "RUN_AT"], rows.map {

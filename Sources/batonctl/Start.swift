@@ -79,12 +79,15 @@ struct Start: AsyncParsableCommand {
             return
         }
         if contact != nil, let result = results.first {
+            let given = requests.first.map { !$0.attributes.isEmpty } ?? false
             print(result.created
                   ? "started instance \(result.instance) of \(workflow) for \(result.contact)"
-                  : "contact \(result.contact) already has live instance \(result.instance) of \(workflow); not started again")
+                  : "contact \(result.contact) already has live instance \(result.instance) of \(workflow); not started again"
+                    + (given ? " (attributes updated; the instance keeps its path)" : ""))
         } else {
             let created = results.filter(\.created).count
-            print("enrolled \(created) contact(s) in \(workflow); \(results.count - created) already had a live instance")
+            print("enrolled \(created) contact(s) in \(workflow); \(results.count - created) already had a live instance"
+                  + (results.count > created ? " (their attributes were updated; those instances keep their paths)" : ""))
         }
     }
 }

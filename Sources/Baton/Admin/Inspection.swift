@@ -38,9 +38,11 @@ public struct InstanceFilter: Sendable {
     public var owner: String?
     public var team: String?
     public var step: String?
+    public var contact: String?
     public var limit: Int
     public init(workflow: String? = nil, state: String? = nil, owner: String? = nil, team: String? = nil,
-                step: String? = nil, limit: Int = 100) {
+                step: String? = nil, contact: String? = nil, limit: Int = 100) {
+        self.contact = contact
         self.workflow = workflow
         self.state = state
         self.owner = owner
@@ -56,7 +58,7 @@ extension Store {
         FROM workflow_instances i JOIN contacts c ON c.id = i.contact
         WHERE ($1::text IS NULL OR i.workflow = $1) AND ($2::text IS NULL OR i.state = $2)
           AND ($3::text IS NULL OR c.owner = $3) AND ($4::text IS NULL OR c.team = $4)
-          AND ($5::text IS NULL OR i.step = $5)
+          AND ($5::text IS NULL OR i.step = $5) AND ($7::text IS NULL OR i.contact = $7)
         ORDER BY i.id LIMIT $6
         """
 
@@ -64,7 +66,7 @@ extension Store {
         try await pool.withConnection { connection in
             try await connection.query(
                 Self.listInstances,
-                [filter.workflow, filter.state, filter.owner, filter.team, filter.step, filter.limit]
+                [filter.workflow, filter.state, filter.owner, filter.team, filter.step, filter.limit, filter.contact]
             ).map(Self.instanceSummary)
         }
     }
