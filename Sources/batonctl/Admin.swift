@@ -63,12 +63,12 @@ struct Retry: AsyncParsableCommand {
     func run() async throws {
         let store = try database.store(connections: 1)
         defer { Task { await store.pool.close() } }
-        let target = try id.map(instanceID)
-        let retried = try await store.retry(instance: target, workflow: workflow, by: currentUser())
-        if let target, retried.isEmpty {
-            guard let found = try await store.instance(target) else { throw BatonError.notFound("no instance \(target)") }
-            throw BatonError.invalid("instance \(target) is \(found.0.state), not failed; only failed instances are retried")
+        if let target = try id.map(instanceID) {
+            try await store.retryFailed(instance: target, by: currentUser())
+            print("retrying 1 instance(s): \(target)")
+            return
         }
+        let retried = try await store.retry(instance: nil, workflow: workflow, by: currentUser())
         print("retrying \(retried.count) instance(s)\(retried.isEmpty ? "" : ": " + retried.map(String.init).joined(separator: ", "))")
     }
 }
@@ -145,7 +145,7 @@ struct Reassign: AsyncParsableCommand {
     func run() async throws {
         let store = try database.store(connections: 1)
         defer { Task { await store.pool.close() } }
-        try await store.reassign(contact: contact, to: to, reason: "manual:\(currentUser()) \(reason)")
+        try await store.reassignByHand(contact: contact, to: to, reason: reason, by: currentUser())
         print("\(contact) now belongs to \(to)")
     }
 }

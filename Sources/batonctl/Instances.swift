@@ -52,17 +52,7 @@ struct Instances: AsyncParsableCommand {
             await store.pool.close()
             guard let (summary, lastError, timeline) = found else { throw BatonError.notFound("no instance \(id)") }
             if json {
-                struct Item: Encodable {
-                    var id, workflow, contact, state, step: String
-                    var version, priority: Int
-                    var owner, team, last_error: String?
-                    var run_at, updated_at: Date
-                    var timeline: [TimelineEntry]
-                }
-                try printJSON(Item(id: summary.id, workflow: summary.workflow, contact: summary.contact, state: summary.state,
-                                   step: summary.step, version: summary.version, priority: summary.priority, owner: summary.owner,
-                                   team: summary.team, last_error: lastError, run_at: summary.run_at, updated_at: summary.updated_at,
-                                   timeline: timeline))
+                try printJSON(InstanceDetail(summary, lastError: lastError, timeline: timeline))
                 return
             }
             print("instance \(summary.id): \(summary.workflow) v\(summary.version), contact \(summary.contact)")

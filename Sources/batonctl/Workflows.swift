@@ -87,16 +87,12 @@ struct Workflows: AsyncParsableCommand {
 
         func run() async throws {
             let store = try database.store(connections: 1)
-            let summaries = try await store.workflowSummaries()
+            let summaries = try await store.workflowList()
             await store.pool.close()
-            if json {
-                struct Item: Encodable { var name: String; var version: Int; var active: Int; var created_at: Date; var updated_at: Date }
-                try printJSON(summaries.map { Item(name: $0.name, version: $0.version, active: $0.active, created_at: $0.createdAt, updated_at: $0.updatedAt) })
-                return
-            }
+            if json { try printJSON(summaries); return }
             if summaries.isEmpty { print("no workflows yet: batonctl workflows apply FILE"); return }
             print(table(["NAME", "VERSION", "ACTIVE", "UPDATED"], summaries.map {
-                [$0.name, "v\($0.version)", String($0.active), rfc3339($0.updatedAt)]
+                [$0.name, "v\($0.version)", String($0.active), rfc3339($0.updated_at)]
             }))
         }
     }
@@ -119,11 +115,7 @@ struct Workflows: AsyncParsableCommand {
                 if let version { throw BatonError.notFound("workflow \(name) has no version \(version)") }
                 throw BatonError.notFound("unknown workflow \(name): see `batonctl workflows list`")
             }
-            if json {
-                struct Item: Encodable { var name: String; var version: Int; var created_at: Date; var file: String?; var definition: WorkflowDefinition; var source: String }
-                try printJSON(Item(name: stored.name, version: stored.version, created_at: stored.createdAt, file: stored.file, definition: stored.definition, source: stored.source))
-                return
-            }
+            if json { try printJSON(WorkflowVersionDetail(stored)); return }
             print("# \(stored.name) v\(stored.version), applied \(rfc3339(stored.createdAt))\(stored.file.map { " from \($0)" } ?? "")")
             print(stored.source, terminator: stored.source.hasSuffix("\n") ? "" : "\n")
         }

@@ -264,6 +264,16 @@ struct HTTPAPITests {
         #expect(timeline.last?["worker"] as? String == "ops-admin")
         let again = try await s.server.send("POST", "/v1/instances/\(secondID)/cancel", token: s.admin)
         #expect(again.status == 400 || again.status == 409)
+        // Found by schemathesis: resuming a cancelled instance was a 500 (a unique violation).
+        _ = try await s.server.send("POST", "/v1/instances", token: s.operator_, json: ["workflow": "flow", "contact": "A-2"])
+        let resumed = try await s.server.send("POST", "/v1/instances/\(secondID)/resume", token: s.admin, json: ["step": "route"])
+        #expect(resumed.status >= 400 && resumed.status < 500, "\(resumed.status) \(resumed.text)")
+        let third = try await s.server.send("POST", "/v1/instances", token: s.operator_, json: ["workflow": "flow", "contact": "A-3"])
+        let thirdID = try #require(third.json["id"] as? String)
+        let moved = try await s.server.send("POST", "/v1/instances/\(thirdID)/resume", token: s.admin, json: ["step": "wait"])
+        #expect(moved.status == 200)
+        #expect(moved.json["step"] as? String == "wait")
+        #expect((moved.json["timeline"] as? [[String: Any]])?.last?["worker"] as? String == "ops-admin")
 
         let reassigned = try await s.server.send("POST", "/v1/contacts/A-1/reassign", token: s.admin, json: ["to": "m3", "reason": "speaks German"])
         #expect(reassigned.status == 200)
