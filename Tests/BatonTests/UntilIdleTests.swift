@@ -87,7 +87,7 @@ extension UntilIdleTests {
     /// attempt (with backoff and jitter), and SIGTERM still stops it at once.
     @Test func theLongRunningWorkerKeepsRetryingOneLinePerAttempt() async throws {
         let child = try ChildProcess(try Engine.binary("baton-worker"), [
-            "--log-level", "warning", "--connect-timeout", "1s",
+            "--log-level", "warning", "--log-format", "text", "--connect-timeout", "1s",
             "--database-url", "postgresql://baton@127.0.0.1:1/nowhere?sslmode=disable&connect_timeout=2",
         ])
         #expect(try await eventually(timeout: .seconds(30)) { child.output.contains("database not reachable; retrying") })
