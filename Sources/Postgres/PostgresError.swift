@@ -97,6 +97,11 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var isDeadlock: Bool { sqlState == "40P01" }
     /// 57014: the statement was cancelled (by request or statement_timeout).
     public var isQueryCanceled: Bool { sqlState == "57014" }
+    /// 55P03: a lock could not be had (lock_timeout ran out, or NOWAIT).
+    public var isLockNotAvailable: Bool { sqlState == "55P03" }
+    /// Ran out of time or out of luck against other sessions (lock timeout, statement timeout,
+    /// deadlock, serialization failure): nothing was written, and trying again later may succeed.
+    public var isContention: Bool { isLockNotAvailable || isQueryCanceled || isDeadlock || isSerializationFailure }
     /// The connection is unusable: lost, failed, closed, or the server is shutting down.
     public var isConnectionError: Bool {
         if code == .connectionLost || code == .connectionFailed || code == .closed { return true }

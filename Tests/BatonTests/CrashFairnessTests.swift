@@ -30,13 +30,13 @@ struct CrashFairnessTests {
                                              "--log-level", "warning"])
         let stuck = try await eventually(timeout: .seconds(30)) {
             try await engine.scalar(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'baton-worker' AND wait_event_type = 'Lock'") > 0
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'baton-worker' AND wait_event_type = 'Lock'") > 0
         }
         #expect(stuck, "worker output: \(doomed.output)")
         doomed.send(SIGKILL)
         #expect(await doomed.wait() == 128 + SIGKILL)
         _ = try await engine.rows(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'baton-worker'")
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'baton-worker'")
         try await blocker.simpleQuery("ROLLBACK")
         await blocker.close()
 

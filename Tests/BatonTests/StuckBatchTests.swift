@@ -41,6 +41,29 @@ struct StuckBatchTests {
         #expect(try await engine.scalar("SELECT count(*) FROM outbox WHERE instance = $1", [id]) == 1)
     }
 
+    @Test func aLockTimeoutPutsTheBatchBackWithoutCostingAttempts() async throws {
+        let engine = try await Engine.make("locktimeout", workflows: [WorkerProcessTests.flow])
+        defer { Task { await engine.close() } }
+        _ = try await engine.store.enroll((0..<10).map { EnrollmentRequest(contact: "C-\($0)") }, in: "flow")
+        var config = engine.config
+        config.timeouts = SessionTimeouts(lock: .milliseconds(200))
+        let impatient = Store(pool: ConnectionPool(config, maxConnections: 4))
+        // Another session holds the team's rotation for longer than the worker's lock timeout.
+        let holder = try await Connection.connect(engine.config)
+        try await holder.simpleQuery("BEGIN")
+        try await holder.query("SELECT position FROM routing_cursors WHERE team = 'sales' FOR UPDATE")
+        try await Worker(store: impatient, configuration: WorkerConfiguration(
+            id: "impatient", concurrency: 1, pollInterval: .milliseconds(100), untilIdle: true)).run()
+        await impatient.pool.close()
+        #expect(try await engine.scalar("SELECT count(*) FROM workflow_instances WHERE state = 'ready' AND attempt = 0") == 10)
+        #expect(try await engine.scalar("SELECT count(*) FROM instance_events") == 0)
+        try await holder.simpleQuery("ROLLBACK")
+        await holder.close()
+        _ = try await engine.rows("UPDATE workflow_instances SET run_at = now() WHERE state = 'ready'")
+        try await engine.drain()
+        #expect(try await engine.scalar("SELECT count(*) FROM workflow_instances WHERE state = 'completed' AND attempt = 0") == 10)
+    }
+
     @Test func aRowLockedByAnOutsideSessionDelaysOnlyItsInstance() async throws {
         let engine = try await Engine.make("heldrow", workflows: [WorkerProcessTests.flow])
         defer { Task { await engine.close() } }

@@ -88,7 +88,7 @@ struct WorkerProcessTests {
         let doomed = try engine.spawnWorker(["--id", "doomed", "--batch-size", "100", "--lease", "1s", "--log-level", "warning"])
         let stuck = try await eventually(timeout: .seconds(30)) {
             try await engine.scalar(
-                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'baton-worker' AND wait_event_type = 'Lock'") > 0
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'baton-worker' AND wait_event_type = 'Lock'") > 0
         }
         #expect(stuck)
         let held: Int = try await engine.scalar(
@@ -97,7 +97,7 @@ struct WorkerProcessTests {
         doomed.send(SIGKILL)
         #expect(await doomed.wait() == 128 + SIGKILL)
         _ = try await engine.rows(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'baton-worker'")
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'baton-worker'")
         try await blocker.simpleQuery("ROLLBACK")
         await blocker.close()
 

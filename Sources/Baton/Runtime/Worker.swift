@@ -172,6 +172,16 @@ public final class Worker: Sendable {
         do {
             outcomes.append(try await commitLocked(runnable, definitions: definitions, directory: directory,
                                                    limited: limited, now: batch.now))
+        } catch let error as PostgresError where error.isContention {
+            // Out of time against other sessions (a lock or statement timeout, a deadlock): nothing
+            // was written and nothing is wrong with the instances. Put them back without costing
+            // them an attempt; they are due again in a moment.
+            logger.notice("batch commit timed out against other sessions; instances put back", metadata: [
+                "instances": "\(runnable.count)", "error": "\(error)",
+            ])
+            try await store.release(runnable.map { (id: $0.id, fence: $0.fence) }, worker: configuration.id,
+                                    after: contendedDelay)
+            await state.putBack(until: .now + contendedDelay)
         } catch let error as PostgresError where !error.isConnectionError {
             // One bad instance must not hold the others back: commit them one by one, each through
             // the same locked path (capacity, rotation, fresh contact), and fail only the bad ones.
@@ -180,6 +190,13 @@ public final class Worker: Sendable {
                 do {
                     outcomes.append(try await commitLocked([instance], definitions: definitions, directory: directory,
                                                            limited: limited, now: batch.now))
+                } catch let error as PostgresError where error.isContention {
+                    try await store.release([(id: instance.id, fence: instance.fence)], worker: configuration.id,
+                                            after: contendedDelay)
+                    await state.putBack(until: .now + contendedDelay)
+                    logger.notice("instance commit timed out against other sessions; put back", metadata: [
+                        "instance": "\(instance.id)", "error": "\(error)",
+                    ])
                 } catch {
                     logger.error("instance could not be committed", metadata: ["instance": "\(instance.id)", "error": "\(error)"])
                     await failInstance(UnreadableInstance(instance, error: "\(error)"), error: "\(error)",
@@ -340,8 +357,6 @@ actor WorkerState {
     private var cachedDirectory: (Directory, ContinuousClock.Instant)?
 
     func requestStop() { stopping = true }
-
-    func forgetDirectory() { cachedDirectory = nil }
 
     /// When this worker last committed something.
     private(set) var lastProgress = ContinuousClock.now

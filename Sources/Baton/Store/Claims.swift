@@ -148,10 +148,13 @@ extension Store {
 
     /// Gives back instances this worker holds without running them: due again after $4 ms (0 on a
     /// graceful stop; a short pause when their contact was busy, so they are not re-claimed in a spin).
+    /// The pause counts from the statement's clock, not the transaction's start (`now()`), which
+    /// may already be that long ago inside a commit transaction.
     static let releaseInstances = """
         UPDATE workflow_instances i
         SET state = CASE WHEN i.deadline IS NOT NULL AND i.wait_event IS NOT NULL THEN 'waiting' ELSE 'ready' END,
-            lease_owner = NULL, lease_expires_at = NULL, run_at = now() + $4 * interval '1 millisecond', updated_at = now()
+            lease_owner = NULL, lease_expires_at = NULL,
+            run_at = clock_timestamp() + $4 * interval '1 millisecond', updated_at = now()
         FROM unnest($1::bigint[], $2::bigint[]) AS l(id, fence)
         WHERE i.id = l.id AND i.fence = l.fence AND i.state = 'running' AND i.lease_owner = $3
         """
