@@ -257,6 +257,9 @@ CREATE INDEX outbox_instance ON outbox (instance);
 -- signals and messages are gone.
 ALTER TABLE contacts ADD COLUMN erased_at timestamptz;
 
+-- The API's and console's listing filtered by state, paged by id.
+CREATE INDEX workflow_instances_state_id ON workflow_instances (state, id);
+
 """#),
     ]
 }
