@@ -22,7 +22,7 @@ public func buildRouter(store: Store, settings: ServerSettings = ServerSettings(
 public func buildApplication(store: Store, host: String, port: Int, settings: ServerSettings = ServerSettings(),
                              logger: Logger) -> some ApplicationProtocol {
     Application(
-        router: buildRouter(store: store, settings: settings),
+        router: Console.register(on: buildRouter(store: store, settings: settings), store: store),
         configuration: .init(address: .hostname(host, port: port), serverName: "baton"),
         logger: logger)
 }
