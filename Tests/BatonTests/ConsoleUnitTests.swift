@@ -60,8 +60,8 @@ struct ConsoleUnitTests {
         let layout = WorkflowGraph.layout(try Self.definition())
         #expect(layout.position["route"]! == (0, 0))
         #expect(layout.position["wait"]! == (1, 0))
-        #expect(layout.position["done"]! == (2, 0))
-        #expect(layout.position["escalate"]! == (2, 1))
+        #expect(layout.position["escalate"]! == (2, 0))
+        #expect(layout.position["done"]! == (2, 1))
         #expect(layout.rows == 3 && layout.columns == 2)
     }
 
@@ -147,5 +147,20 @@ struct ConsoleUnitTests {
         let html = renderer.library.render(["status": 404, "message": "<script>alert(1)</script>"], withTemplate: "error") ?? ""
         #expect(html.contains("&lt;script&gt;"))
         #expect(!html.contains("<script>alert"))
+    }
+}
+
+@Suite("Console page data")
+struct ConsolePageDataTests {
+    @Test("nil optionals are dropped from page data, so sections do not print nil")
+    func nilsDropped() {
+        let missing: String? = nil
+        let data: [String: Any] = ["a": missing as Any, "b": "x", "rows": [["c": missing as Any, "d": 1] as [String: Any]]]
+        let renderer = ConsoleRenderer()
+        let cleaned = ConsoleRenderer.droppingNils(data) as? [String: Any] ?? [:]
+        #expect(cleaned["a"] == nil && cleaned["b"] as? String == "x")
+        let rows = cleaned["rows"] as? [[String: Any]] ?? []
+        #expect(rows.first?["c"] == nil && rows.first?["d"] as? Int == 1)
+        _ = renderer
     }
 }

@@ -38,7 +38,7 @@ struct ConsoleRenderer: Sendable {
         data["csrf"] = session?.csrf ?? ""
         data["canAct"] = (session?.role ?? .viewer) >= .admin
         data["canSignal"] = (session?.role ?? .viewer) >= .operator_
-        let body = library.render(data, withTemplate: template) ?? "<p>template \(template) is missing</p>"
+        let body = library.render(Self.droppingNils(data), withTemplate: template) ?? "<p>template \(template) is missing</p>"
         let path = request.uri.path
         let q = FormData(parsing: request.uri.query ?? "")
         var layout: [String: Any] = [
@@ -54,6 +54,23 @@ struct ConsoleRenderer: Sendable {
         if let error = q["error"] { layout["error"] = error }
         let html = library.render(layout, withTemplate: "layout") ?? body
         return Self.html(html, status: status)
+    }
+
+    /// The page data without empty optionals (`x as Any` of a nil), so a template's `{{#x}}` section
+    /// is skipped for them instead of printing "nil".
+    static func droppingNils(_ value: Any) -> Any {
+        if let dictionary = value as? [String: Any] {
+            var result: [String: Any] = [:]
+            for (key, element) in dictionary where !isNil(element) { result[key] = droppingNils(element) }
+            return result
+        }
+        if let array = value as? [Any] { return array.filter { !isNil($0) }.map(droppingNils) }
+        return value
+    }
+
+    static func isNil(_ value: Any) -> Bool {
+        let mirror = Mirror(reflecting: value)
+        return mirror.displayStyle == .optional && mirror.children.isEmpty
     }
 
     /// An HTML response with the console's security headers.

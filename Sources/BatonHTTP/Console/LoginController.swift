@@ -21,12 +21,13 @@ struct LoginController {
 
     /// The sign-in form: one token field, and a fresh double-submit CSRF value in a cookie and a hidden field.
     @Sendable func form(_ request: Request, context: ConsoleContext) async throws -> Response {
-        await loginPage(request, context: context, message: nil, status: .ok)
+        await loginPage(request, context: context, next: FormData(parsing: request.uri.query ?? "")["next"], message: nil, status: .ok)
     }
 
-    private func loginPage(_ request: Request, context: ConsoleContext, message: String?, status: HTTPResponse.Status) async -> Response {
+    private func loginPage(_ request: Request, context: ConsoleContext, next: String?, message: String?,
+                           status: HTTPResponse.Status) async -> Response {
         let csrf = UUID().uuidString + UUID().uuidString
-        let next = ConsoleRenderer.safeReturn(FormData(parsing: request.uri.query ?? "")["next"])
+        let next = ConsoleRenderer.safeReturn(next)
         var data: [String: Any] = ["loginCSRF": csrf, "next": next]
         if let message { data["message"] = message }
         var response = await renderer.page("login", title: "Sign in", data, request: request, context: context, status: status)
@@ -43,11 +44,11 @@ struct LoginController {
             throw ConsoleError.forbidden("the sign-in form expired or was not sent from this console: reload it and try again")
         }
         guard let token = form["token"] else {
-            return await loginPage(request, context: context, message: "Paste a token (batonctl tokens create --name NAME --role viewer|operator|admin).",
+            return await loginPage(request, context: context, next: form["next"], message: "Paste a token (batonctl tokens create --name NAME --role viewer|operator|admin).",
                                  status: .badRequest)
         }
         guard let signed = try await store.signIn(token: token, lifetime: Self.sessionLifetime) else {
-            return await loginPage(request, context: context, message: "That token is unknown or revoked.", status: .unauthorized)
+            return await loginPage(request, context: context, next: form["next"], message: "That token is unknown or revoked.", status: .unauthorized)
         }
         var response = Response.redirect(to: ConsoleRenderer.safeReturn(form["next"]), type: .normal)
         let secure = SessionCookie.isSecure(request)

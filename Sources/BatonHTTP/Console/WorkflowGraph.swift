@@ -62,7 +62,7 @@ public enum WorkflowGraph {
             return (x0 + Double(p.column) * (nodeWidth + gapX) + nodeWidth / 2, margin + Double(p.row) * (nodeHeight + gapY) + nodeHeight / 2)
         }
         let f = SVGChart.f, esc = SVGChart.escape
-        var svg = "<svg class=\"graph\" viewBox=\"0 0 \(f(width)) \(f(height))\" role=\"img\" aria-label=\"\(esc("Steps of \(definition.name)"))\">"
+        var svg = "<svg class=\"graph\" width=\"\(f(width))\" height=\"\(f(height))\" viewBox=\"0 0 \(f(width)) \(f(height))\" role=\"img\" aria-label=\"\(esc("Steps of \(definition.name)"))\">"
         svg += "<title>\(esc("Steps of \(definition.name)"))</title>"
         svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" class=\"arrowhead\"/></marker></defs>"
         // Edges first, so nodes draw over them.
