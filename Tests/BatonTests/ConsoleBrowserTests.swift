@@ -282,3 +282,26 @@ struct ConsoleBrowserTests {
         #expect(try await s.server.send("POST", "/v1/instances/\(id)/retry", token: s.viewer).status == 403)
     }
 }
+
+extension ConsoleBrowserTests {
+    @Test("mark a member out of office and inactive; the change is recorded with the actor and the audit sees it")
+    func memberOutOfOffice() async throws {
+        let s = try await Setup.make("cons_teams")
+        defer { Task { await s.close() } }
+        _ = try await s.waiting(1)
+        let owner = try #require(try await s.engine.store.contact("C-1")?.owner)
+        try await s.signIn(s.admin, then: "/teams")
+        try await s.browser.execute("document.getElementById(arguments[0]).value = '2099-12-31';", args: ["away-\(owner)"])
+        try await s.browser.click("form[action=\"/teams/members/\(owner)/away\"] button")
+        _ = try await s.browser.waitFor(".notice")
+        #expect(try await s.browser.text("tr[data-member=\"\(owner)\"] [data-field=away]") == "until 2099-12-31")
+        #expect(try await s.browser.text("#teams-live").contains("\(owner): out of office until 2099-12-31 (by ops-admin)"))
+        let audit = try await s.engine.store.audit(queuedLongerThan: 3600)
+        #expect(audit.contains { $0.kind == "out_of_office_owner" && $0.member == owner })
+        try await s.browser.click("form[action=\"/teams/members/m7/active\"] button")
+        _ = try await s.browser.waitFor(".notice")
+        #expect(try await s.browser.text("tr[data-member=m7] [data-field=active]") == "no")
+        #expect(try await s.engine.scalar("SELECT count(*)::int FROM member_changes WHERE actor = 'ops-admin'") == 2)
+        try await s.shot("teams")
+    }
+}

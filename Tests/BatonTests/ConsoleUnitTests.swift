@@ -70,7 +70,8 @@ struct ConsoleUnitTests {
         let svg = WorkflowGraph.svg(try Self.definition(), path: ["route", "wait", "escalate", "wait"], current: "wait")
         #expect(svg.components(separatedBy: "class=\"node visited").count - 1 == 3)
         #expect(svg.contains("class=\"node visited current\""))
-        #expect(svg.components(separatedBy: "class=\"edge taken\"").count - 1 == 3)
+        #expect(svg.components(separatedBy: "class=\"edge taken").count - 1 == 3)
+        #expect(svg.contains("class=\"edge taken back\""))
         #expect(svg.contains(">met<") && svg.contains(">breach<"))
         #expect(WorkflowGraph.transitions(["a", "a", "b", "c"]) == ["a->b", "b->c"])
     }

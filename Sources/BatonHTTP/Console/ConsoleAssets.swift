@@ -323,7 +323,6 @@ enum ConsoleAssets {
   <ul class="cards">
     {{#states}}<li><a class="card state-{{state}}" href="{{link}}" data-state="{{state}}"><span class="n">{{count}}</span> <span class="label">{{state}}</span></a></li>{{/states}}
     <li><a class="card" href="{{dueLink}}" data-field="due"><span class="n">{{dueNow}}</span> <span class="label">due now</span></a></li>
-    <li><a class="card" href="{{waitingLink}}" data-field="waiting"><span class="n">{{waiting}}</span> <span class="label">waiting</span></a></li>
   </ul>
 </section>
 <section aria-labelledby="stuck-h">
@@ -415,7 +414,7 @@ enum ConsoleAssets {
     {{#members}}
     <tr data-member="{{id}}">
       <th scope="row">{{id}} <span class="muted">{{name}}</span></th>
-      <td class="load"><meter min="0" max="{{max}}" high="{{high}}" value="{{open}}" aria-label="open work of {{id}}">{{open}}</meter>
+      <td class="load">{{#limited}}<meter min="0" max="{{max}}" high="{{high}}" value="{{open}}" aria-label="open work of {{id}} against capacity">{{open}}</meter>{{/limited}}
         <a href="{{ownerLink}}">{{open}}</a> / {{capacity}}{{#over}} <span class="error-text">over capacity</span>{{/over}}</td>
       <td>{{weight}}</td>
       <td data-field="away">{{#away}}until {{away}}{{/away}}{{^away}}in{{/away}}</td>
@@ -574,7 +573,7 @@ dl.facts { display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem,
 dl.facts div { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .4rem .6rem; }
 dl.facts dt { font-size: .75rem; color: var(--muted); text-transform: uppercase; }
 dl.facts dd { margin: 0; font-weight: 600; overflow-wrap: anywhere; }
-.actions { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .2rem 1rem 1rem; }
+.actions { margin-top: 1.2rem; background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .2rem 1rem 1rem; }
 .action-grid { display: flex; flex-direction: column; gap: .7rem; }
 .action-grid form { display: flex; flex-wrap: wrap; gap: .4rem; align-items: center; }
 .member-actions form { display: flex; flex-wrap: wrap; gap: .3rem; align-items: center; margin-bottom: .3rem; }
@@ -596,6 +595,7 @@ svg.graph .step-id { font-size: 13px; font-weight: 600; fill: var(--fg); }
 svg.graph .step-kind { font-size: 11px; fill: var(--muted); }
 svg.graph .edge { fill: none; stroke: #b7bfcc; stroke-width: 1.5; }
 svg.graph .edge.taken { stroke: #2450b2; stroke-width: 3; }
+svg.graph .edge.back { stroke-dasharray: 5 3; }
 svg.graph .arrowhead { fill: #7d8696; }
 svg.graph .edge-label { font-size: 10px; fill: var(--muted); }
 pre { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .6rem; overflow-x: auto; font-size: .85rem; }

@@ -129,7 +129,7 @@ struct InstancesPages {
             "id": detail.id, "workflow": detail.workflow, "version": detail.version, "state": detail.state, "step": detail.step,
             "contact": detail.contact, "contactLink": "/contacts/\(FormData.encode(detail.contact))",
             "workflowLink": "/workflows/\(FormData.encode(detail.workflow))?version=\(detail.version)",
-            "owner": detail.owner ?? "", "team": detail.team ?? "", "priority": detail.priority,
+            "owner": detail.owner as Any, "team": detail.team as Any, "priority": detail.priority,
             "lastError": detail.last_error as Any, "runAt": ConsoleFormat.time(detail.run_at) as Any,
             "updatedAt": ConsoleFormat.time(detail.updated_at) as Any,
             "timeline": detail.timeline.map { e -> [String: Any] in

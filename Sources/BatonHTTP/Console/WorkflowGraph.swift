@@ -52,7 +52,7 @@ public enum WorkflowGraph {
         let layout = layout(definition)
         let nodeWidth = 150.0, nodeHeight = 40.0, gapX = 30.0, gapY = 44.0, margin = 12.0
         let width = margin * 2 + Double(layout.columns) * nodeWidth + Double(layout.columns - 1) * gapX
-        let height = margin * 2 + Double(layout.rows) * nodeHeight + Double(layout.rows - 1) * gapY
+        let height = margin * 2 + Double(layout.rows) * nodeHeight + Double(layout.rows - 1) * gapY + 30  // room for curves under the last row
         let visited = Set(path), taken = transitions(path)
         func center(_ id: String) -> (x: Double, y: Double)? {
             guard let p = layout.position[id] else { return nil }
@@ -64,7 +64,7 @@ public enum WorkflowGraph {
         let f = SVGChart.f, esc = SVGChart.escape
         var svg = "<svg class=\"graph\" width=\"\(f(width))\" height=\"\(f(height))\" viewBox=\"0 0 \(f(width)) \(f(height))\" role=\"img\" aria-label=\"\(esc("Steps of \(definition.name)"))\">"
         svg += "<title>\(esc("Steps of \(definition.name)"))</title>"
-        svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"7\" markerHeight=\"7\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" class=\"arrowhead\"/></marker></defs>"
+        svg += "<defs><marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"9\" markerHeight=\"9\" markerUnits=\"userSpaceOnUse\" orient=\"auto-start-reverse\"><path d=\"M0,0 L10,5 L0,10 z\" class=\"arrowhead\"/></marker></defs>"
         // Edges first, so nodes draw over them.
         for step in definition.steps {
             guard let from = center(step.id) else { continue }
@@ -75,21 +75,37 @@ public enum WorkflowGraph {
                 labelled = branch.cases.enumerated().map { ($1.next, "case \($0 + 1)") } + [(branch.otherwise, "otherwise")]
             default: labelled = step.successors.map { ($0, "") }
             }
+            // Two transitions to one step (met and breach both to `done`) are one arrow with both labels.
+            var merged: [(String, String)] = []
             for (target, label) in labelled {
+                if let index = merged.firstIndex(where: { $0.0 == target }) {
+                    merged[index].1 += label.isEmpty ? "" : (merged[index].1.isEmpty ? "" : ", ") + label
+                } else {
+                    merged.append((target, label))
+                }
+            }
+            for (target, label) in merged {
                 guard let to = center(target), let fromRow = layout.position[step.id]?.row, let toRow = layout.position[target]?.row else { continue }
-                let cls = taken.contains("\(step.id)->\(target)") ? "edge taken" : "edge"
-                let d: String
+                let cls = (taken.contains("\(step.id)->\(target)") ? "edge taken" : "edge") + (toRow > fromRow ? "" : " back")
+                let d: String, lx: Double, ly: Double
                 if toRow > fromRow {
                     d = "M\(f(from.x)),\(f(from.y + nodeHeight / 2)) L\(f(to.x)),\(f(to.y - nodeHeight / 2))"
+                    (lx, ly) = ((from.x + to.x) / 2 + 4, (from.y + to.y) / 2)
+                } else if toRow < fromRow {
+                    // A loop back up: from the source's top to the target's bottom, bowed sideways.
+                    let bow = (to.x >= from.x ? 1.0 : -1.0) * 50
+                    let (x1, y1, x2, y2) = (from.x + 12, from.y - nodeHeight / 2, to.x + 12, to.y + nodeHeight / 2)
+                    let (cx, cy) = ((x1 + x2) / 2 + bow, (y1 + y2) / 2)
+                    d = "M\(f(x1)),\(f(y1)) Q\(f(cx)),\(f(cy)) \(f(x2)),\(f(y2))"
+                    (lx, ly) = ((x1 + x2) / 2 + bow / 2 + 4, cy)
                 } else {
-                    // A loop back or a sideways move: a curve out to the right.
-                    let bend = max(from.x, to.x) + nodeWidth / 2 + 20
-                    d = "M\(f(from.x + nodeWidth / 2)),\(f(from.y)) C\(f(bend)),\(f(from.y)) \(f(bend)),\(f(to.y)) \(f(to.x + nodeWidth / 2)),\(f(to.y))"
+                    // Within a row: under the row, from bottom to bottom.
+                    let (x1, x2, y) = (from.x, to.x, from.y + nodeHeight / 2)
+                    d = "M\(f(x1)),\(f(y)) Q\(f((x1 + x2) / 2)),\(f(y + gapY * 0.9)) \(f(x2)),\(f(y))"
+                    (lx, ly) = ((x1 + x2) / 2, y + gapY * 0.45 + 10)
                 }
                 svg += "<path class=\"\(cls)\" d=\"\(d)\" marker-end=\"url(#arrow)\"><title>\(esc("\(step.id) → \(target)\(label.isEmpty ? "" : " (\(label))")"))</title></path>"
                 if !label.isEmpty {
-                    let lx = toRow > fromRow ? (from.x + to.x) / 2 + 4 : max(from.x, to.x) + nodeWidth / 2 + 24
-                    let ly = toRow > fromRow ? (from.y + to.y) / 2 : (from.y + to.y) / 2
                     svg += "<text class=\"edge-label\" x=\"\(f(lx))\" y=\"\(f(ly))\">\(esc(label))</text>"
                 }
             }
