@@ -164,8 +164,9 @@ public final class WebDriver: Sendable {
 
     /// Ends the session and stops chromedriver.
     public func quit() async {
+        // Deleting the session closes Chromium; chromedriver itself does not stop on SIGTERM.
         _ = try? await Self.callValue("DELETE", "\(base)/session/\(session)")
-        driver.send(SIGTERM)
+        driver.send(SIGKILL)
         _ = await driver.wait()
     }
 
