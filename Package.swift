@@ -61,7 +61,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
+            // The console's templates, CSS and JS are embedded by scripts/gen-console (ConsoleAssets.swift).
+            exclude: ["Console/Resources"],
             swiftSettings: swift6),
         .executableTarget(
             name: "baton-server",
@@ -100,6 +103,7 @@ let package = Package(
             dependencies: [
                 "Postgres", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             path: "Tests/BatonTesting", swiftSettings: swift6),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "BatonTesting"], swiftSettings: swift6),
@@ -110,6 +114,7 @@ let package = Package(
                 "Baton", "BatonCore", "Postgres", "BatonTesting", "BatonHTTP",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "Yams", package: "Yams"),
+                .product(name: "Mustache", package: "swift-mustache"),
             ],
             swiftSettings: swift6),
     ]

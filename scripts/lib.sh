@@ -26,6 +26,18 @@ ensure_packages() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
+# Installs Debian's chromium and chromium-driver when either is missing: the console's browser
+# tests (Tests/BatonTests/ConsoleBrowserTests.swift) drive a headless Chromium through WebDriver.
+ensure_browser() {
+  local missing=()
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  say "installing ${missing[*]} with apt-get (for the console's browser tests)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # The newest installed PostgreSQL server's bin directory.
 pg_bin_dir() {
   local d

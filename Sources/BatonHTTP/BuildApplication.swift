@@ -25,7 +25,7 @@ public func buildRouter(store: Store, settings: ServerSettings = ServerSettings(
 public func buildApplication(store: Store, host: String, port: Int, settings: ServerSettings = ServerSettings(),
                              services: [any Service] = [], logger: Logger) -> some ApplicationProtocol {
     Application(
-        router: buildRouter(store: store, settings: settings),
+        router: Console.register(on: buildRouter(store: store, settings: settings), store: store),
         configuration: .init(address: .hostname(host, port: port), serverName: "baton"),
         services: services,
         logger: logger)

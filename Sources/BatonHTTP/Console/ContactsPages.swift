@@ -1,0 +1,75 @@
+import Baton
+import Foundation
+import Hummingbird
+
+/// `/contacts` (search by id, attribute or owner) and `/contacts/{id}` (owner, backup, team,
+/// attributes, instances, the whole ownership history with reasons and actors; reassign).
+struct ContactsPages {
+    let store: Store
+    let renderer: ConsoleRenderer
+
+    func register(on group: RouterGroup<ConsoleContext>) {
+        group.get("contacts", use: search)
+        group.get("contacts/{id}", use: show)
+        group.post("contacts/{id}/reassign", use: reassign)
+    }
+
+    /// `GET /contacts?q=C-10&owner=ana&attr=country=DE`: an exact id goes straight to its page.
+    @Sendable func search(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let q = FormData(parsing: request.uri.query ?? "")
+        var attribute: (name: String, value: String)?
+        if let text = q["attr"] {
+            let parts = text.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2 else { throw ConsoleError.invalid("attribute filter: write name=value, e.g. country=DE") }
+            attribute = (String(parts[0]), String(parts[1]))
+        }
+        let searched = q["q"] != nil || q["owner"] != nil || attribute != nil
+        if let id = q["q"], q["owner"] == nil, attribute == nil, try await store.contact(id) != nil {
+            return .redirect(to: "/contacts/\(FormData.encode(id))", type: .normal)
+        }
+        let matches = searched ? try await store.searchContacts(idPrefix: q["q"], owner: q["owner"], attribute: attribute) : []
+        let data: [String: Any] = [
+            "q": q["q"] ?? "", "owner": q["owner"] ?? "", "attr": q["attr"] ?? "", "searched": searched,
+            "matches": matches.map { m -> [String: Any] in
+                ["id": m.id, "link": "/contacts/\(FormData.encode(m.id))", "owner": m.owner ?? "–", "team": m.team ?? "–",
+                 "attributes": m.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")]
+            },
+            "hasMatches": !matches.isEmpty,
+        ]
+        return await renderer.page("contacts", title: "Contacts", data, request: request, context: context)
+    }
+
+    @Sendable func show(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard let contact = try await store.contact(id) else { throw ConsoleError.notFound("there is no contact \(id)") }
+        var query = InstanceQuery(contact: id)
+        query.limit = 100
+        let instances = try await store.instancePage(query).items
+        let members = try await store.teamLoads().flatMap(\.members).filter(\.active)
+        let data: [String: Any] = [
+            "id": contact.id, "owner": contact.owner ?? "–", "backup": contact.backup ?? "–", "team": contact.team ?? "–",
+            "lifecycle": contact.lifecycle ?? "–",
+            "attributes": contact.attributes.sorted { $0.key < $1.key }.map { ["name": $0.key, "value": $0.value] },
+            "hasAttributes": !contact.attributes.isEmpty,
+            "history": contact.history.reversed().map(InstancesPages.historyRow),
+            "instances": instances.map { ["id": $0.id, "workflow": $0.workflow, "state": $0.state, "step": $0.step] },
+            "members": members.map { ["id": $0.id, "label": "\($0.id) — \($0.name) (\($0.team))", "selected": $0.id == contact.owner] },
+            "here": "/contacts/\(FormData.encode(contact.id))",
+        ]
+        return await renderer.page("contact", title: "Contact \(contact.id)", data, request: request, context: context)
+    }
+
+    /// `POST /contacts/{id}/reassign to=&reason=`: recorded as `manual:<token name> <reason>`.
+    @Sendable func reassign(_ request: Request, context: ConsoleContext) async throws -> Response {
+        let user = try context.require(.admin, to: "reassigning a contact")
+        let id = try context.parameters.require("id")
+        let back = context.form["return_to"] ?? "/contacts/\(FormData.encode(id))"
+        do {
+            guard let member = context.form["to"] else { throw BatonError.invalid("choose the member to give the contact to") }
+            try await store.reassignByHand(contact: id, to: member, reason: context.form["reason"] ?? "", by: user.tokenName)
+            return ConsoleRenderer.redirect(back, notice: "Contact \(id) is now owned by \(member).")
+        } catch let error as BatonError {
+            return ConsoleRenderer.redirect(back, error: error.description)
+        }
+    }
+}
