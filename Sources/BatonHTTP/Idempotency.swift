@@ -52,7 +52,10 @@ func idempotent(_ request: Request, _ context: BatonRequestContext, store: Store
     hasher.update(data: Data([0]))
     hasher.update(data: Data(request.uri.description.utf8))
     hasher.update(data: Data([0]))
-    hasher.update(data: Data(buffer: body))
+    // A JSON body is compared as canonical JSON (keys sorted), so a client that re-serialises the
+    // same object in another key order is still "the same request"; anything else byte for byte.
+    let raw = Data(buffer: body)
+    hasher.update(data: JSONValue.parse(raw).map { JSON.encode($0) } ?? raw)
     let hash = Data(hasher.finalize())
     switch try await store.beginIdempotent(token: caller.name, key: key, method: request.method.rawValue,
                                             path: request.uri.path, requestHash: hash) {

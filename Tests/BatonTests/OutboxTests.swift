@@ -205,8 +205,12 @@ struct OutboxTests {
         }
         #expect(try await engine.scalar("SELECT count(*) FROM outbox WHERE status = 'delivered'") == 2000)
         let keys = receiver.requests.compactMap { $0.headers["idempotency-key"] }
-        #expect(keys.count == 2000)
         #expect(Set(keys).count == 2000)
+        // Every request is one recorded attempt: no two relays ever sent a row at once. (On a loaded
+        // machine a delivery can time out and be retried with the same key: at least once, counted.)
+        let attempts: Int = try await engine.scalar("SELECT sum(attempts)::int FROM outbox")
+        #expect(keys.count == attempts)
+        #expect(attempts - 2000 < 20, "\(attempts - 2000) retries")
     }
 
     @Test func aMessageToAContactWithoutConsentIsSuppressedAndRecorded() async throws {
