@@ -12,7 +12,7 @@ public func buildRouter(store: Store, settings: ServerSettings = ServerSettings(
     HealthController(store: store, settings: settings).register(on: router)
     HooksController(store: store, settings: settings).register(on: router)
     let v1 = router.group("v1").add(middleware: TokenAuthenticator(store: store, cache: TokenCache()))
-    InstancesController(store: store, settings: settings).register(on: v1)
+    InstancesController(store: store, settings: settings, wake: WakeCoalescer(store: store)).register(on: v1)
     SignalsController(store: store, settings: settings).register(on: v1)
     ContactsController(store: store, settings: settings).register(on: v1)
     OperationsController(store: store, settings: settings).register(on: v1)

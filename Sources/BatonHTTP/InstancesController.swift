@@ -6,6 +6,7 @@ import Hummingbird
 struct InstancesController {
     let store: Store
     let settings: ServerSettings
+    let wake: WakeCoalescer
 
     func register(on group: RouterGroup<BatonRequestContext>) {
         group.post("instances", use: start)
@@ -27,7 +28,9 @@ struct InstancesController {
             let workflow = try fields.string("workflow")
             let contact = try fields.string("contact")
             let attributes = try fields.attributes("attributes", maxValueBytes: settings.maxAttributeBytes)
-            let enrolled = try await store.enroll([EnrollmentRequest(contact: contact, attributes: attributes)], in: workflow)[0]
+            let enrolled = try await store.enroll([EnrollmentRequest(contact: contact, attributes: attributes)], in: workflow,
+                                                  notify: false)[0]
+            if enrolled.created { await wake.poke(workflow) }
             guard let detail = try await store.instanceDetail(enrolled.instance) else {
                 throw BatonError.notFound("instance \(enrolled.instance) vanished")
             }

@@ -8,19 +8,8 @@ import Testing
 /// `baton-worker --metrics-port` and `baton-server`'s `/metrics`, scraped over HTTP from real processes.
 @Suite("Metrics endpoints", .serialized)
 struct MetricsEndpointTests {
-    static let flow = """
-        name: flow
-        start: route
-        steps:
-          route:
-            assign: { team: sales, strategy: round_robin }
-            next: tell
-          tell:
-            notify: { to: [owner], message: "{{contact.id}} is yours" }
-            next: done
-          done:
-            end: {}
-        """
+    /// assign → notify → end, as the worker process tests run it.
+    static let flow = WorkerProcessTests.flow
 
     /// Every metric family name in a Prometheus text exposition.
     static func names(_ text: String) -> Set<String> {

@@ -24,7 +24,9 @@ extension Store {
     /// Creates or updates the contacts (new attributes merged over old ones) and starts an instance
     /// of $1 v$2 at step $3 for each contact that has no live one. The partial unique index
     /// `workflow_instances_one_live` makes a racing second start a no-op, never a duplicate;
-    /// the existing instance is returned instead. Wakes idle workers on commit.
+    /// the existing instance is returned instead. Wakes idle workers on commit when $6 is true (a
+    /// caller with many small concurrent starts passes false and coalesces its wake-ups: NOTIFY
+    /// serialises committing transactions, so one per start would cap them at one per WAL flush).
     static let enrollContacts = """
         WITH input AS (
             SELECT * FROM unnest($4::text[], $5::jsonb[]) WITH ORDINALITY AS x(contact, attributes, n)
@@ -39,7 +41,7 @@ extension Store {
             ON CONFLICT (workflow, contact) WHERE state NOT IN ('completed', 'cancelled') DO NOTHING
             RETURNING id, contact
         ), woken AS (
-            SELECT pg_notify('baton_wake', $1) WHERE EXISTS (SELECT 1 FROM started)
+            SELECT pg_notify('baton_wake', $1) WHERE $6 AND EXISTS (SELECT 1 FROM started)
         )
         SELECT contact, id, true AS created FROM started
         UNION ALL
@@ -51,7 +53,7 @@ extension Store {
 
     /// Enrolls contacts in the newest version of `workflow`, in one transaction.
     /// Throws `BatonError.notFound` when the workflow has never been applied.
-    public func enroll(_ requests: [EnrollmentRequest], in workflow: String) async throws -> [Enrollment] {
+    public func enroll(_ requests: [EnrollmentRequest], in workflow: String, notify: Bool = true) async throws -> [Enrollment] {
         guard let stored = try await self.workflow(workflow) else {
             throw BatonError.notFound("unknown workflow \(workflow): apply it first with `batonctl workflows apply FILE`")
         }
@@ -70,7 +72,7 @@ extension Store {
             let rows = try await pool.withConnection { connection in
                 try await connection.query(
                     Self.enrollContacts,
-                    [stored.name, stored.version, stored.definition.start, order, PostgresArrayLiteral(attributes)])
+                    [stored.name, stored.version, stored.definition.start, order, PostgresArrayLiteral(attributes), notify])
             }
             let found = try rows.map {
                 Enrollment(contact: try $0.decode("contact"), instance: try $0.decode("id"), created: try $0.decode("created"))
@@ -90,6 +92,14 @@ extension Store {
     /// so a new snapshot) sees that commit and wakes the wait. A worker that comes second finds the
     /// contact locked, puts the instance back for a moment, and sees the signal when it runs again.
     static let lockContactForSignal = "SELECT id FROM contacts WHERE id = $1 FOR SHARE"
+
+    /// Wakes idle workers: what `enrollContacts` does on commit when asked to.
+    static let wakeWorkers = "SELECT pg_notify('baton_wake', $1)"
+
+    /// Wakes idle workers for `workflow` (after starts made with `notify: false`).
+    public func wakeWorkers(_ workflow: String) async throws {
+        try await pool.withConnection { try await $0.query(Self.wakeWorkers, [workflow]) }
+    }
 
     /// Records signal $2 for contact $1 and wakes that contact's instances waiting for it (their
     /// run_at becomes now, so the next claim sees the signal), then NOTIFYs idle workers.

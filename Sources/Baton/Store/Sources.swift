@@ -142,7 +142,7 @@ extension Store {
                 let stored = workflows[name]!
                 let rows = try await connection.query(Self.enrollContacts, [
                     stored.name, stored.version, stored.definition.start, requests.map(\.contact),
-                    PostgresArrayLiteral(requests.map { PostgresJSON($0.attributes).postgresText }),
+                    PostgresArrayLiteral(requests.map { PostgresJSON($0.attributes).postgresText }), true,
                 ])
                 report.started += try rows.filter { try $0.decode(Bool.self, "created") }.count
             }
