@@ -62,7 +62,7 @@ struct BatonServer: AsyncParsableCommand {
         PrometheusExport.bootstrap()
         let logger = Logger(label: "baton.server")
         let (host, port) = try address()
-        let config = try ConnectionConfig.fromEnvironment(url: try databaseURLFile.map(readURLFile) ?? databaseURL, applicationName: "baton-server")
+        let config = try ConnectionConfig.fromEnvironment(url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "baton-server")
         let pool = ConnectionPool(config, maxConnections: poolSize, logger: logger)
         let store = Store(pool: pool, logger: logger)
         let environment = ProcessInfo.processInfo.environment
@@ -84,12 +84,4 @@ struct SamplerService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown { await sampler.run() }
     }
-}
-
-/// The database URL kept in a file (so it never shows in `ps`), trimmed.
-func readURLFile(_ path: String) throws -> String {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-        throw ValidationError("--database-url-file: cannot read \(path)")
-    }
-    return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }

@@ -63,7 +63,7 @@ struct BatonWorker: AsyncParsableCommand {
         if metricsPort != nil { PrometheusExport.bootstrap() }
         let logger = Logger(label: "baton.worker")
         let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        var config = try ConnectionConfig.fromEnvironment(url: try databaseURLFile.map(readURLFile) ?? databaseURL, applicationName: "baton-worker")
+        var config = try ConnectionConfig.fromEnvironment(url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "baton-worker")
         // Every statement, lock wait and dead connection fails while the lease still holds.
         config.timeouts = .within(lease: parseDuration(lease)!)
 
@@ -184,12 +184,4 @@ func parseDuration(_ text: String) -> Duration? {
     guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0,
           n * Double(unit) <= 366 * 86_400 else { return nil }
     return .milliseconds(Int(n * Double(unit) * 1000))
-}
-
-/// The database URL kept in a file (so it never shows in `ps`), trimmed.
-func readURLFile(_ path: String) throws -> String {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-        throw ValidationError("--database-url-file: cannot read \(path)")
-    }
-    return text.trimmingCharacters(in: .whitespacesAndNewlines)
 }

@@ -115,13 +115,9 @@ struct DatabaseOptions: ParsableArguments {
     @Option(name: .customLong("database-url-file"), help: "Read the database URL from this file (keeps it out of `ps`).")
     var databaseURLFile: String?
 
-    func validate() throws {
-        if databaseURL != nil && databaseURLFile != nil { throw ValidationError("give --database-url or --database-url-file, not both") }
-    }
-
     func store(connections: Int = 4) throws -> Store {
-        let url = try databaseURLFile.map { try readInputFile($0).trimmingCharacters(in: .whitespacesAndNewlines) } ?? databaseURL
-        let config = try ConnectionConfig.fromEnvironment(url: url, applicationName: "batonctl")
+        let config = try ConnectionConfig.fromEnvironment(
+            url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "batonctl")
         return Store(pool: ConnectionPool(config, maxConnections: connections))
     }
 }
