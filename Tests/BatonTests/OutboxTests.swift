@@ -35,14 +35,17 @@ struct OutboxTests {
     }
 
     /// An engine whose `hook` webhook channel points at `url`.
-    func engine(_ label: String, url: String, maxAttempts: Int = 3, recipients: String = "[owner]") async throws -> Engine {
+    /// `timeout` is the channel's: long by default, so a loaded machine never times a delivery out
+    /// and sends it twice; short where a test needs the relay lease (derived from it) to run out.
+    func engine(_ label: String, url: String, maxAttempts: Int = 3, recipients: String = "[owner]",
+                timeout: String = "30s") async throws -> Engine {
         let config = try await TestDatabase.create(label)
         let store = Store(pool: ConnectionPool(config, maxConnections: 8, checkoutTimeout: .seconds(60)))
         _ = try await store.migrate()
         _ = try await store.applyTeams(try DefinitionLoader.teams(from: Engine.sevenMembers, file: "teams.yaml"))
         _ = try await store.applyChannels(try DefinitionLoader.channels(from: """
             channels:
-              - { name: hook, type: webhook, url: "\(url)", secret_env: BATON_TEST_SECRET, timeout: 2s, max_attempts: \(maxAttempts) }
+              - { name: hook, type: webhook, url: "\(url)", secret_env: BATON_TEST_SECRET, timeout: \(timeout), max_attempts: \(maxAttempts) }
             """, file: "channels.yaml"))
         let text = Self.workflow(to: recipients)
         _ = try await store.applyWorkflow(
@@ -171,7 +174,7 @@ struct OutboxTests {
             }
             return (200, [])
         }
-        let engine = try await engine("outboxcrash", url: receiver.url)
+        let engine = try await engine("outboxcrash", url: receiver.url, timeout: "2s")
         defer { Task { await engine.close(); try? await receiver.stop() } }
         _ = try await engine.start("tell", "C-1")
         try await engine.drain()
@@ -205,12 +208,8 @@ struct OutboxTests {
         }
         #expect(try await engine.scalar("SELECT count(*) FROM outbox WHERE status = 'delivered'") == 2000)
         let keys = receiver.requests.compactMap { $0.headers["idempotency-key"] }
+        #expect(keys.count == 2000)
         #expect(Set(keys).count == 2000)
-        // Every request is one recorded attempt: no two relays ever sent a row at once. (On a loaded
-        // machine a delivery can time out and be retried with the same key: at least once, counted.)
-        let attempts: Int = try await engine.scalar("SELECT sum(attempts)::int FROM outbox")
-        #expect(keys.count == attempts)
-        #expect(attempts - 2000 < 20, "\(attempts - 2000) retries")
     }
 
     @Test func aMessageToAContactWithoutConsentIsSuppressedAndRecorded() async throws {
