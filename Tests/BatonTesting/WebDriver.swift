@@ -139,7 +139,18 @@ public final class WebDriver: Sendable {
         try await command("GET", "/element/\(element.id)/text") as? String ?? ""
     }
 
-    public func text(_ css: String) async throws -> String { try await text(try find(css)) }
+    /// The text of the element matching `css`. The console's live refresh may replace the element
+    /// between finding and reading it ("stale element reference"): then it is found again.
+    public func text(_ css: String) async throws -> String {
+        for _ in 0..<4 {
+            do {
+                return try await text(try find(css))
+            } catch let failure as Failure where failure.description.contains("stale element") {
+                continue
+            }
+        }
+        return try await text(try find(css))
+    }
 
     /// Runs a script in the page (its `return` value comes back); async scripts call `arguments[arguments.length - 1]`.
     @discardableResult
