@@ -65,6 +65,20 @@ struct BatonServer: AsyncParsableCommand {
         let config = try ConnectionConfig.fromEnvironment(url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "baton-server")
         let pool = ConnectionPool(config, maxConnections: poolSize, logger: logger)
         let store = Store(pool: pool, logger: logger)
+        // A database that is down or not yet migrated at start is not fatal (/readyz says so until
+        // `batonctl migrate` has run); one newer than this binary is: it would write rows the newer
+        // release does not expect.
+        do {
+            try await store.requireKnownSchema(program: "baton-server")
+        } catch let error as SchemaMismatch where error.database < error.known {
+            logger.warning("\(error); /readyz reports not ready until then")
+        } catch let error as SchemaMismatch {
+            await pool.close()
+            FileHandle.standardError.write(Data("baton-server: \(error)\n".utf8))
+            throw ExitCode(1)
+        } catch {
+            logger.warning("database not reachable at start; /readyz reports not ready until it is", metadata: ["error": "\(error)"])
+        }
         let environment = ProcessInfo.processInfo.environment
         let publicBase = publicURL ?? environment["BATON_PUBLIC_URL"] ?? "http://\(listen ?? environment["BATON_LISTEN"] ?? "127.0.0.1:8080")"
         let settings = ServerSettings(maxBodyBytes: maxBodyBytes, maxAttributeBytes: maxAttributeBytes, openAPIPath: openapi,

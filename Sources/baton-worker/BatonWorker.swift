@@ -93,6 +93,13 @@ struct BatonWorker: AsyncParsableCommand {
         }
         let pool = ConnectionPool(config, maxConnections: concurrency + 2, logger: logger)
         let store = Store(pool: pool, logger: logger)
+        do {
+            try await store.requireKnownSchema(program: "baton-worker")
+        } catch let error as SchemaMismatch {
+            await pool.close()
+            FileHandle.standardError.write(Data("baton-worker: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
         let worker = Worker(
             store: store,
             configuration: WorkerConfiguration(

@@ -18,3 +18,16 @@ extension Store {
     /// The schema version these binaries were built with.
     public static var knownSchemaVersion: Int { Migration.all.map(\.version).max() ?? 0 }
 }
+
+extension Store {
+    /// Throws `SchemaMismatch` unless the database is at exactly the schema these binaries know:
+    /// a worker or server on an older schema would fail on missing columns mid-step, and one on a
+    /// newer schema would write rows a newer release does not expect. `program` names the caller in
+    /// the message.
+    public func requireKnownSchema(program: String) async throws {
+        let database = try await schemaVersion()
+        if database != Self.knownSchemaVersion {
+            throw SchemaMismatch(database: database, known: Self.knownSchemaVersion, program: program)
+        }
+    }
+}
