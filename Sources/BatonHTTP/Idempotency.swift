@@ -37,9 +37,11 @@ extension HTTPField.Name {
 }
 
 /// Runs a POST once per (token, `Idempotency-Key`): the first request acts and its response is
-/// stored; a repeat with the same method, path and body gets that response again (with
-/// `Idempotent-Replayed: true`); the same key on another request is a 422. Without the header the
-/// work simply runs. A request that fails is forgotten, so it can be sent again.
+/// stored in the same transaction as its effects; a repeat with the same method, path and body gets
+/// that response again (with `Idempotent-Replayed: true`), and one that arrives while the first
+/// still runs waits for it; the same key on another request is a 422. Without the header the work
+/// simply runs. A request that fails (a bad request, the database restarting) commits nothing,
+/// key included, so it can be sent again.
 func idempotent(_ request: Request, _ context: BatonRequestContext, store: Store, body: ByteBuffer,
                 _ work: () async throws -> Reply) async throws -> Response {
     guard let key = request.headers[.idempotencyKey] else { return try await work().response }
@@ -57,8 +59,10 @@ func idempotent(_ request: Request, _ context: BatonRequestContext, store: Store
     let raw = Data(buffer: body)
     hasher.update(data: JSONValue.parse(raw).map { JSON.encode($0) } ?? raw)
     let hash = Data(hasher.finalize())
-    switch try await store.beginIdempotent(token: caller.name, key: key, method: request.method.rawValue,
-                                            path: request.uri.path, requestHash: hash) {
+    switch try await store.idempotent(token: caller.name, key: key, method: request.method.rawValue, path: request.uri.path,
+                                       requestHash: hash, work, response: { (status: $0.status.code, body: $0.body) }) {
+    case .ran(let reply):
+        return reply.response
     case .replay(let status, let body):
         var response = Reply(status: HTTPResponse.Status(code: status), body: body).response
         response.headers[.idempotentReplayed] = "true"
@@ -66,16 +70,5 @@ func idempotent(_ request: Request, _ context: BatonRequestContext, store: Store
     case .mismatch:
         throw Problem(.idempotencyMismatch, .unprocessableContent,
                       "Idempotency-Key \(key) was used for a different request; use a new key for a new request")
-    case .inProgress:
-        throw Problem(.idempotencyInProgress, .conflict, "a request with Idempotency-Key \(key) is still in progress; try again shortly")
-    case .proceed:
-        do {
-            let reply = try await work()
-            try await store.finishIdempotent(token: caller.name, key: key, status: reply.status.code, body: reply.body)
-            return reply.response
-        } catch {
-            try? await store.abandonIdempotent(token: caller.name, key: key)
-            throw error
-        }
     }
 }

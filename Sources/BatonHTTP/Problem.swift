@@ -16,7 +16,6 @@ public struct Problem: Error, Sendable, Encodable {
         case methodNotAllowed = "method-not-allowed"    // 405
         case conflict = "conflict"                      // 409: the thing is in a state that forbids this
         case idempotencyMismatch = "idempotency-key-reused"  // 422: the key was used for another request
-        case idempotencyInProgress = "idempotency-key-in-progress"  // 409: the key's first request still runs
         case tooLarge = "too-large"                     // 413: body or attribute over the limit
         case unsupportedMediaType = "unsupported-media-type"  // 415
         case unavailable = "database-unavailable"       // 503: the database cannot be reached; try again

@@ -8,10 +8,27 @@ extension Connection {
     ///
     /// A COMMIT that the server turns into a rollback (the transaction had failed and `body`
     /// swallowed the error) throws instead of pretending to succeed.
+    ///
+    /// Called while a transaction is already open on this connection (an outer unit of work such
+    /// as an idempotent HTTP request, see `ConnectionPool.withAmbientTransaction`), it nests: `body`
+    /// runs in a savepoint that is released when it returns and rolled back to when it throws, and
+    /// the outer transaction decides whether anything commits. The outer isolation level applies.
     @discardableResult
     public nonisolated(nonsending) func transaction<T>(
         isolation: IsolationLevel = .readCommitted, _ body: (Connection) async throws -> T
     ) async throws -> T {
+        if try await isInTransaction() {
+            try await simpleQuery("SAVEPOINT baton_nested")
+            do {
+                let value = try await body(self)
+                try await simpleQuery("RELEASE SAVEPOINT baton_nested")
+                return value
+            } catch {
+                _ = try? await simpleQuery("ROLLBACK TO SAVEPOINT baton_nested")
+                _ = try? await simpleQuery("RELEASE SAVEPOINT baton_nested")
+                throw error
+            }
+        }
         switch isolation {
         case .readCommitted: try await simpleQuery("BEGIN ISOLATION LEVEL READ COMMITTED")
         case .repeatableRead: try await simpleQuery("BEGIN ISOLATION LEVEL REPEATABLE READ")

@@ -41,6 +41,7 @@ public actor ConnectionPool {
     /// when it broke or is still inside a transaction).
     @discardableResult
     public nonisolated(nonsending) func withConnection<T>(_ body: (Connection) async throws -> T) async throws -> T {
+        if let ambient = Self.ambient, ambient.pool == ObjectIdentifier(self) { return try await body(ambient.connection) }
         let connection = try await checkout()
         do {
             let value = try await body(connection)
@@ -49,6 +50,26 @@ public actor ConnectionPool {
         } catch {
             await release(connection)
             throw error
+        }
+    }
+
+    /// The connection of an enclosing `withAmbientTransaction` of this pool, for the task that runs it.
+    @TaskLocal static var ambient: (pool: ObjectIdentifier, connection: Connection)?
+
+    /// Runs `body` in one transaction that every use of this pool inside it joins: within `body`
+    /// (and the functions it calls, in this task), `withConnection` hands out the same connection
+    /// and `transaction` becomes a savepoint, so work written as several transactions commits or
+    /// rolls back as one. For a unit of work whose record must commit with its effects (an
+    /// idempotency key with the request it answers). `body` must not use the pool from concurrent
+    /// child tasks: they would share one connection.
+    @discardableResult
+    public nonisolated(nonsending) func withAmbientTransaction<T>(_ body: (Connection) async throws -> T) async throws -> T {
+        try await withConnection { connection in
+            try await connection.transaction { connection in
+                try await Self.$ambient.withValue((ObjectIdentifier(self), connection)) {
+                    try await body(connection)
+                }
+            }
         }
     }
 

@@ -48,4 +48,21 @@ struct FencingTests {
         try await engine.drain()
         #expect(try await engine.state(id) == ("completed", "done"))
     }
+
+    /// Found by scripts/chaos: a reclaimed instance's timeline said "running → …" for its next step,
+    /// since the claim took the expired row's state ('running') as the state the step started from.
+    @Test func aReclaimedInstanceTimelineContinuesFromItsLastEntry() async throws {
+        let engine = try await Engine.make("reclaimfrom", workflows: [WorkerProcessTests.flow])
+        defer { Task { await engine.close() } }
+        let id = try await engine.start("flow", "C-1")
+        _ = try await engine.store.claim(worker: "dies", limit: 10, lease: .seconds(30))
+        _ = try await engine.rows("UPDATE workflow_instances SET lease_expires_at = now() - interval '1 second'")
+        let again = try await engine.store.claim(worker: "next", limit: 10, lease: .seconds(30))
+        #expect(again.instances.map(\.state) == [.ready])
+        #expect(again.reclaimed == 1)
+        try await engine.store.release(again.instances.map { (id: $0.id, fence: $0.fence) }, worker: "next")
+        try await engine.drain()
+        let first: String = try await engine.scalar("SELECT from_state FROM instance_events WHERE instance = $1 ORDER BY seq LIMIT 1", [id])
+        #expect(first == "ready")
+    }
 }

@@ -139,6 +139,7 @@ public final class Worker: Sendable {
         let claimed = batch.instances.count + batch.unreadable.count
         BatonMetrics.claimDuration(ContinuousClock.now - batchStarted)
         BatonMetrics.claimBatchSize(claimed)
+        if batch.reclaimed > 0 { BatonMetrics.leaseReclaims(batch.reclaimed) }
         guard claimed > 0 else { return 0 }
         defer { BatonMetrics.batchDuration(ContinuousClock.now - batchStarted) }
         let renewer = renewLeases(batch.instances.map { (id: $0.id, fence: $0.fence) }

@@ -9,6 +9,8 @@ public struct ClaimedBatch: Sendable {
     /// Claimed rows that could not be read (a contact attribute that is not text, a value this
     /// version cannot decode): each fails on its own through the retry path; the rest run.
     public var unreadable: [UnreadableInstance] = []
+    /// How many of the claimed rows were another worker's whose lease had expired.
+    public var reclaimed = 0
 }
 
 /// A claimed instance whose row could not be turned into a snapshot, with what is known of it.
@@ -36,7 +38,7 @@ extension Store {
     /// for long. Lock order: only workflow_instances rows are locked.
     /// The UPDATE bumps `fence`: every later write by this claimer must present it (see commitAdvances).
     /// The contact and the signals the instance has not consumed come back with each row.
-    static let claimInstances = PreparedStatement(name: "baton_claim_instances_v2", sql: """
+    static let claimInstances = PreparedStatement(name: "baton_claim_instances_v3", sql: """
         WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
         expired AS (
             SELECT id, state, priority, lease_expires_at AS due, 0 AS source FROM workflow_instances, clock
@@ -61,7 +63,12 @@ extension Store {
             fence = i.fence + 1, updated_at = clock.now
         FROM picked p, clock, contacts c
         WHERE i.id = p.id AND c.id = i.contact
-        RETURNING i.id, i.workflow, i.version, p.state AS prior_state, i.step, i.seq, i.attempt, i.fence, i.priority,
+        RETURNING i.id, i.workflow, i.version,
+            -- A reclaimed row is still 'running': its step starts where its timeline last ended.
+            CASE WHEN p.state = 'running'
+                 THEN coalesce((SELECT e.to_state FROM instance_events e WHERE e.instance = i.id ORDER BY e.seq DESC LIMIT 1), 'ready')
+                 ELSE p.state END AS prior_state,
+            p.state = 'running' AS reclaimed, i.step, i.seq, i.attempt, i.fence, i.priority,
             i.wait_started_at, i.deadline, i.created_at, clock.now AS now,
             c.id AS contact, c.attributes, c.owner, c.backup_owner, c.team, c.previous_owner,
             (SELECT coalesce(jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name,
@@ -87,6 +94,7 @@ extension Store {
             batch.instances.reserveCapacity(rows.count)
             for row in rows {
                 batch.now = try row.decode(Date.self, "now")
+                if try row.decode(Bool.self, "reclaimed") { batch.reclaimed += 1 }
                 do {
                     batch.instances.append(try Self.snapshot(row))
                 } catch {

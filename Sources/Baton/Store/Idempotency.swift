@@ -1,62 +1,64 @@
 import Foundation
 import Postgres
 
-/// What to do with a request that carries an `Idempotency-Key`.
-public enum IdempotencyDecision: Sendable, Equatable {
-    /// The key is new: run the request, then `finishIdempotent` (or `abandonIdempotent` on a fault).
-    case proceed
-    /// The same request ran before: answer with its response.
+/// What became of a request that carries an `Idempotency-Key`.
+public enum IdempotentOutcome<Value> {
+    /// The key was new: the work ran and committed together with the key and its response.
+    case ran(Value)
+    /// The same request ran before: answer with its stored response.
     case replay(status: Int, body: Data)
     /// The key was used for a different request (method, path or body).
     case mismatch
-    /// The same key's first request is still running.
-    case inProgress
 }
 
 extension Store {
-    /// Claims (token, key) for this request: inserts a placeholder row unless one exists. Keys older
-    /// than 24 hours are forgotten first. The row's primary key makes two concurrent requests with
-    /// one key take turns: exactly one inserts.
-    static let beginIdempotent = """
-        WITH stale AS (
-            DELETE FROM idempotency_keys WHERE token = $1 AND key = $2 AND created_at < now() - interval '24 hours'
-        ), inserted AS (
-            INSERT INTO idempotency_keys (token, key, method, path, request_hash) VALUES ($1, $2, $3, $4, $5)
-            ON CONFLICT (token, key) DO NOTHING RETURNING key
-        )
-        SELECT (SELECT count(*) FROM inserted) AS inserted, k.method, k.path, k.request_hash, k.status, k.body
-        FROM (SELECT 1) one LEFT JOIN idempotency_keys k ON k.token = $1 AND k.key = $2
+    /// Forgets this key if it is older than 24 hours.
+    static let forgetStaleIdempotencyKey = """
+        DELETE FROM idempotency_keys WHERE token = $1 AND key = $2
+          AND (created_at < now() - interval '24 hours' OR status IS NULL)
         """
-    /// Records the response of the request that holds (token, key).
+    /// Claims (token, key) for this request. Run inside the request's own transaction: a second
+    /// request with the same key waits on this uncommitted row until the first commits (then it
+    /// conflicts and replays) or rolls back (then it inserts and runs).
+    static let claimIdempotencyKey = """
+        INSERT INTO idempotency_keys (token, key, method, path, request_hash) VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (token, key) DO NOTHING RETURNING key
+        """
+    /// The request a key was first used for and its response (a fresh snapshot after a conflict).
+    static let selectIdempotencyKey = """
+        SELECT method, path, request_hash, status, body FROM idempotency_keys WHERE token = $1 AND key = $2
+        """
+    /// Records the response of the request that holds (token, key), in that request's transaction.
     static let finishIdempotent = "UPDATE idempotency_keys SET status = $3, body = $4 WHERE token = $1 AND key = $2"
-    /// Forgets a key whose request failed inside the server, so the client can try again.
-    static let abandonIdempotent = "DELETE FROM idempotency_keys WHERE token = $1 AND key = $2 AND status IS NULL"
 
-    /// Decides whether a request with an idempotency key runs, replays or is refused.
-    public func beginIdempotent(token: String, key: String, method: String, path: String, requestHash: Data) async throws
-        -> IdempotencyDecision
-    {
-        try await pool.withConnection { connection in
-            let row = try await connection.query(Self.beginIdempotent, [token, key, method, path, requestHash])[0]
-            if try row.decode(Int.self, "inserted") == 1 { return .proceed }
-            // The row was there before our statement's snapshot, or was inserted concurrently and is
-            // not visible to it: the latter is a request in progress.
-            guard let storedHash = try row.decode(Data?.self, "request_hash") else { return .inProgress }
-            let storedMethod = try row.decode(String.self, "method")
-            let storedPath = try row.decode(String.self, "path")
-            guard storedHash == requestHash && storedMethod == method && storedPath == path else { return .mismatch }
-            guard let status = try row.decode(Int?.self, "status") else { return .inProgress }
-            return .replay(status: status, body: try row.decode(Data?.self, "body") ?? Data())
+    /// Runs `work` once per (token, key): the key, `work`'s database effects and the response
+    /// (`response(value)`) commit in one transaction, so a fault anywhere (the database restarting
+    /// mid-request, the server dying before it answers) leaves either all of them or none. A repeat
+    /// after a commit replays the stored response; a repeat after a fault runs the work afresh.
+    /// Every use of this store's pool inside `work` joins the transaction (see
+    /// `ConnectionPool.withAmbientTransaction`).
+    /// Rows left with no response by servers before this scheme (they claimed the key in a
+    /// transaction of its own) are taken to be abandoned.
+    public nonisolated(nonsending) func idempotent<Value>(
+        token: String, key: String, method: String, path: String, requestHash: Data,
+        _ work: () async throws -> Value, response: (Value) -> (status: Int, body: Data)
+    ) async throws -> IdempotentOutcome<Value> {
+        try await pool.withAmbientTransaction { connection -> IdempotentOutcome<Value> in
+            try await connection.query(Self.forgetStaleIdempotencyKey, [token, key])
+            if try await connection.query(Self.claimIdempotencyKey, [token, key, method, path, requestHash]).isEmpty {
+                guard let row = try await connection.query(Self.selectIdempotencyKey, [token, key]).first else {
+                    // Deleted between the conflict and the read (24 hours passed): a new request.
+                    throw PostgresError(.server, "idempotency key vanished; retry", sqlState: "40001")
+                }
+                guard try row.decode(Data.self, "request_hash") == requestHash,
+                      try row.decode(String.self, "method") == method,
+                      try row.decode(String.self, "path") == path else { return .mismatch }
+                return .replay(status: try row.decode(Int.self, "status"), body: try row.decode(Data?.self, "body") ?? Data())
+            }
+            let value = try await work()
+            let (status, body) = response(value)
+            try await connection.query(Self.finishIdempotent, [token, key, status, body])
+            return .ran(value)
         }
-    }
-
-    /// Stores the response for a key claimed with `.proceed`.
-    public func finishIdempotent(token: String, key: String, status: Int, body: Data) async throws {
-        try await pool.withConnection { try await $0.query(Self.finishIdempotent, [token, key, status, body]) }
-    }
-
-    /// Releases a key claimed with `.proceed` whose request failed inside the server.
-    public func abandonIdempotent(token: String, key: String) async throws {
-        try await pool.withConnection { try await $0.query(Self.abandonIdempotent, [token, key]) }
     }
 }
