@@ -26,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Property-based tests of the pure core (random definitions, event sequences, availability).
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // libpq's C API. Only the Postgres module imports it.
@@ -107,7 +109,10 @@ let package = Package(
             ],
             path: "Tests/BatonTesting", swiftSettings: swift6),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "BatonTesting"], swiftSettings: swift6),
-        .testTarget(name: "BatonCoreTests", dependencies: ["BatonCore"], swiftSettings: swift6),
+        .testTarget(
+            name: "BatonCoreTests",
+            dependencies: ["BatonCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            swiftSettings: swift6),
         .testTarget(
             name: "BatonTests",
             dependencies: [

@@ -28,6 +28,9 @@ public struct Machine: Sendable {
         rotation: inout Rotation, now: Date, jitter: Double = 0.5
     ) -> Advance {
         var run = Run(instance: instance, now: now)
+        // A final state is final: a finished instance that reaches the machine (the claim never
+        // hands one out; this holds whatever the caller does) changes nothing and says nothing.
+        if instance.state.isFinal { return run.finish(state: instance.state, runAt: now) }
         for _ in 0..<maxSteps {
             guard let step = definition.step(run.step) else {
                 return fail(&run, error: "step \(run.step) is not in \(definition.name) v\(instance.version)",
