@@ -436,6 +436,8 @@ paths:
       operationId: getAudit
       parameters:
         - { name: queued_longer_than, in: query, schema: { type: string, default: 1h } }
+        - { name: stale_days, in: query, description: "Live contacts with no activity for this many days are stale.", schema: { type: integer, minimum: 1, maximum: 3650, default: 14 } }
+        - { name: volume_multiple, in: query, description: "unusual_volume: new assignments in the last 7 days above this multiple of the team median.", schema: { type: number, exclusiveMinimum: 0, default: 3 } }
       responses:
         "200":
           description: Findings.
@@ -919,13 +921,22 @@ components:
         coverage: { type: number }
     AuditFinding:
       type: object
-      required: [kind, contact, member, team, detail]
+      required: [kind, contact, member, team, detail, suggestion, step, rule, attributes]
       properties:
-        kind: { type: string }
+        kind:
+          type: string
+          description: "unowned, queued_too_long, inactive_owner, out_of_office_owner, over_capacity, high_load, unusual_volume, territory_conflict, stale or duplicate."
         contact: { type: [string, "null"] }
         member: { type: [string, "null"] }
         team: { type: [string, "null"] }
         detail: { type: string }
+        suggestion: { type: string, description: "The batonctl command that fixes it." }
+        step: { type: [string, "null"], description: "territory_conflict: the assign step re-evaluated." }
+        rule: { type: [string, "null"], description: "territory_conflict: rule:<name> that matches now, or otherwise." }
+        attributes:
+          type: [array, "null"]
+          items: { type: string }
+          description: "territory_conflict: the attributes that decide it."
     OutboxMessage:
       type: object
       required: [id, key, instance, workflow, step, contact, channel, recipient, recipient_email, message, status, attempts, next_attempt_at, last_error, created_at, delivered_at]

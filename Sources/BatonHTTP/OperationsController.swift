@@ -29,10 +29,19 @@ struct OperationsController {
         return JSON.response(try await store.stats(workflow: request.uri.queryParameters.get("workflow"), since: from))
     }
 
-    /// `GET /v1/audit?queued_longer_than=1h`.
+    /// `GET /v1/audit?queued_longer_than=1h&stale_days=14&volume_multiple=3`.
     @Sendable func audit(_ request: Request, context: BatonRequestContext) async throws -> Response {
         let queued = try span(request, "queued_longer_than", default: 3600)
-        return JSON.response(try await store.audit(queuedLongerThan: queued))
+        let q = request.uri.queryParameters
+        let staleDays = try q.get("stale_days").map { text -> Int in
+            guard let n = Int(text), (1...3650).contains(n) else { throw Problem.invalid("stale_days must be a number from 1 to 3650, got \(text)") }
+            return n
+        } ?? AuditOptions.defaultStaleDays
+        let multiple = try q.get("volume_multiple").map { text -> Double in
+            guard let x = Double(text), x > 0, x.isFinite else { throw Problem.invalid("volume_multiple must be a number above 0, got \(text)") }
+            return x
+        } ?? AuditOptions.defaultVolumeMultiple
+        return JSON.response(try await store.audit(AuditOptions(queuedLongerThan: queued, staleDays: staleDays, volumeMultiple: multiple)))
     }
 
     static let outboxStates = ["pending", "delivering", "delivered", "dead", "suppressed"]
