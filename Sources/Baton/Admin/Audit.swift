@@ -123,7 +123,7 @@ extension Store {
         FROM weekly w JOIN weekly_medians wm ON wm.team = w.team WHERE w.n > $3::float8 * wm.median AND w.n >= 3
         UNION ALL
         SELECT 'stale', c.id, c.owner, c.team,
-               'no activity since ' || to_char(a.last AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ' (more than ' || $2 || ' days)', NULL
+               'no activity since ' || to_char(a.last AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') || ' (more than ' || $2::int || ' days)', NULL
         FROM contacts c JOIN live l ON l.contact = c.id
         CROSS JOIN LATERAL (
             SELECT greatest(
@@ -131,7 +131,7 @@ extension Store {
                 (SELECT max(s.received_at) FROM signals s WHERE s.contact = c.id),
                 c.updated_at) AS last
         ) a
-        WHERE c.owner IS NOT NULL AND a.last < now() - $2 * interval '1 day'
+        WHERE c.owner IS NOT NULL AND a.last < now() - $2::int * interval '1 day'
         UNION ALL
         SELECT 'duplicate', e.id, c.owner, c.team, 'same email as ' || f.id || ' (' || e.email || ')', f.id
         FROM emails e JOIN firsts f ON f.email = e.email AND f.id <> e.id JOIN contacts c ON c.id = e.id
