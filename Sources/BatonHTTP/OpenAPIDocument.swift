@@ -415,17 +415,23 @@ paths:
   /v1/stats:
     get:
       tags: [operations]
-      summary: Outcomes per workflow, load per owner, coverage.
+      summary: Outcomes per workflow, load per owner, coverage; or, with by, outcomes per owner or team.
       operationId: getStats
       parameters:
         - { name: workflow, in: query, schema: { type: string } }
-        - { name: since, in: query, description: "Only instances enrolled within this long (24h, 7d).", schema: { type: string } }
+        - { name: since, in: query, description: "Only instances enrolled (with by, events) within this long (24h, 7d).", schema: { type: string } }
+        - { name: by, in: query, description: "Attribute outcomes to each owner or team (answers AttributionStats; not with workflow).", schema: { type: string, enum: [owner, team] } }
+        - { name: conversion_signal, in: query, description: "With by: the signal counted as a conversion; its payload's amount is revenue.", schema: { type: string, default: purchased, minLength: 1, maxLength: 200 } }
+        - { name: churn_signal, in: query, description: "With by: the signal counted as churn for retention owners.", schema: { type: string, default: churned, minLength: 1, maxLength: 200 } }
       responses:
         "200":
-          description: The figures.
+          description: The figures (Stats, or AttributionStats with by).
           content:
             application/json:
-              schema: { $ref: "#/components/schemas/Stats" }
+              schema:
+                oneOf:
+                  - { $ref: "#/components/schemas/Stats" }
+                  - { $ref: "#/components/schemas/AttributionStats" }
         "400": { $ref: "#/components/responses/BadRequest" }
         "401": { $ref: "#/components/responses/Unauthorized" }
         "503": { $ref: "#/components/responses/Unavailable" }
@@ -919,6 +925,33 @@ components:
               open: { type: integer }
               assigned_total: { type: integer }
         coverage: { type: number }
+    AttributionStats:
+      type: object
+      required: [by, since, conversion_signal, churn_signal, rows]
+      properties:
+        by: { type: string, enum: [owner, team] }
+        since: { type: string, format: date-time }
+        conversion_signal: { type: string }
+        churn_signal: { type: string }
+        rows:
+          type: array
+          items:
+            type: object
+            required: [member, team, assigned, first_touch_p50_s, first_touch_p90_s, sla_met, sla_breached, escalations_received, escalations_caused, conversions, revenue, retained, churned]
+            properties:
+              member: { type: [string, "null"], description: "The member (by owner); null by team." }
+              team: { type: string }
+              assigned: { type: integer }
+              first_touch_p50_s: { type: [number, "null"] }
+              first_touch_p90_s: { type: [number, "null"] }
+              sla_met: { type: integer }
+              sla_breached: { type: integer }
+              escalations_received: { type: integer }
+              escalations_caused: { type: integer }
+              conversions: { type: integer }
+              revenue: { type: number }
+              retained: { type: [integer, "null"], description: "Retention teams only." }
+              churned: { type: [integer, "null"], description: "Retention teams only." }
     AuditFinding:
       type: object
       required: [kind, contact, member, team, detail, suggestion, step, rule, attributes]

@@ -22,10 +22,20 @@ struct OperationsController {
         return JSON.response(try await store.stuck(olderThan: olderThan))
     }
 
-    /// `GET /v1/stats?workflow=&since=7d`.
+    /// `GET /v1/stats?workflow=&since=7d`, or `?by=owner|team&conversion_signal=&churn_signal=`.
     @Sendable func stats(_ request: Request, context: BatonRequestContext) async throws -> Response {
         let since = try optionalSpan(request, "since")
         let from = since.map { Date().addingTimeInterval(-TimeInterval($0)) } ?? Date(timeIntervalSince1970: 0)
+        let q = request.uri.queryParameters
+        if let by = q.get("by") {
+            guard let grouping = AttributionGrouping(rawValue: by) else { throw Problem.invalid("by must be owner or team, got \(by)") }
+            if q.get("workflow") != nil { throw Problem.invalid("by counts every workflow; leave out workflow") }
+            let conversion = q.get("conversion_signal") ?? "purchased", churn = q.get("churn_signal") ?? "churned"
+            for (name, value) in [("conversion_signal", conversion), ("churn_signal", churn)] where value.isEmpty || value.count > 200 {
+                throw Problem.invalid("\(name) must be a signal name of 1 to 200 characters")
+            }
+            return JSON.response(try await store.attribution(by: grouping, since: from, conversionSignal: conversion, churnSignal: churn))
+        }
         return JSON.response(try await store.stats(workflow: request.uri.queryParameters.get("workflow"), since: from))
     }
 
