@@ -6,7 +6,7 @@ import Foundation
 struct Schedules: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage schedules: work the workers run on a clock, such as the weekly exception report.",
-        subcommands: [Apply.self, List.self])
+        subcommands: [Apply.self, List.self, Report.self])
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -51,6 +51,28 @@ struct Schedules: AsyncParsableCommand {
                 [$0.name, $0.cron, $0.timezone, $0.action, $0.channel, rfc3339($0.next_run_at),
                  $0.last_run_at.map(rfc3339) ?? "-", String($0.runs)]
             }))
+        }
+    }
+
+    struct Report: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print what a schedule's last run sent, message by message.",
+            discussion: "Example:\n  batonctl schedules report weekly-exceptions")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The schedule's name.") var name: String
+
+        func run() async throws {
+            let store = try database.store(connections: 1)
+            let found = try await store.lastScheduleMessages(name)
+            await store.pool.close()
+            guard let (period, messages) = found else { throw BatonError.notFound("no schedule \(name): see batonctl schedules list") }
+            guard let period else { print("\(name) has not run yet"); return }
+            print("\(name): last run for \(rfc3339(period)), \(messages.count) message(s)")
+            for message in messages {
+                let to = message.recipient.map { id in message.recipientEmail.map { "\(id) <\($0)>" } ?? id } ?? "nobody in particular"
+                print("\n-- via \(message.channel) to \(to)")
+                print(message.message)
+            }
         }
     }
 }

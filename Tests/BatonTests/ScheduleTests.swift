@@ -107,6 +107,13 @@ struct ScheduleTests {
         #expect(summary.next_run_at > Date())
         #expect(try await engine.scalar("SELECT count(*) FROM schedule_runs WHERE worker = 'w1' AND messages = 3") == 1)
 
+        // batonctl prints what the run sent.
+        let report = try await ctl(engine, ["schedules", "report", "weekly-exceptions"])
+        #expect(report.status == 0)
+        #expect(report.output.hasPrefix("weekly-exceptions: last run for \(periodText), 3 message(s)\n"))
+        #expect(report.output.contains("-- via log to maria <maria@example.com>\nException report weekly-exceptions"))
+        #expect(report.output.contains("-- via log to nobody in particular"))
+
         // The relay delivers them through the log channel.
         let relay = OutboxRelay(store: engine.store, configuration: OutboxRelayConfiguration(id: "r", untilIdle: true))
         try await relay.run()

@@ -199,4 +199,27 @@ extension Store {
             try await connection.query(Self.releaseSchedule, [claim.schedule.name, claim.fence, worker, retryAfter.wholeMilliseconds])
         }
     }
+
+    static let selectScheduleLastPeriod = "SELECT last_period FROM schedules WHERE name = $1"
+
+    /// The messages of a schedule's last run, in the order written: outbox rows of the schedule
+    /// created in the run's transaction (`created_at` and `last_run_at` are both its now()).
+    static let selectLastScheduleMessages = """
+        SELECT o.channel, o.recipient, o.recipient_email, o.status, o.message
+        FROM schedules s JOIN outbox o ON o.step = 'schedule:' || s.name AND o.created_at = s.last_run_at
+        WHERE s.name = $1 ORDER BY o.id
+        """
+
+    /// What the last run of schedule `name` sent; nil when there is no such schedule.
+    public func lastScheduleMessages(_ name: String) async throws -> (period: Date?, messages: [ScheduledMessage])? {
+        try await pool.withConnection { connection in
+            guard let period = try await connection.query(Self.selectScheduleLastPeriod, [name]).first
+            else { return nil }
+            let messages = try await connection.query(Self.selectLastScheduleMessages, [name]).map { row in
+                ScheduledMessage(key: "", channel: try row.decode("channel"), recipient: try row.decode("recipient"),
+                                 recipientEmail: try row.decode("recipient_email"), message: try row.decode("message"))
+            }
+            return (try period.decode(Date?.self, at: 0), messages)
+        }
+    }
 }
