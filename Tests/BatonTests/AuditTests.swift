@@ -187,4 +187,27 @@ struct AuditTests {
         let bad = try await runProgram(try Engine.binary("batonctl"), ["audit", "--stale-days", "0"], environment: environment)
         #expect(bad.status != 0)
     }
+
+    @Test func theAPIAnswersWithTheSameObjectsAndItsNewParameters() async throws {
+        let engine = try await Self.everyProblem()
+        let server = try await APIServer(engine)
+        defer { Task { _ = await server.stop(); await engine.close() } }
+        let token = try await engine.store.createToken(name: "viewer-1", role: .viewer, createdBy: "test")
+        let all = try await server.get("/v1/audit?stale_days=14&volume_multiple=3", token: token)
+        #expect(all.status == 200)
+        #expect(Set(all.array.compactMap { $0["kind"] as? String }) == Self.allKinds)
+        #expect(all.array.first { $0["kind"] as? String == "territory_conflict" }?["rule"] as? String != nil)
+        let relaxed = try await server.get("/v1/audit?stale_days=30&volume_multiple=10", token: token)
+        #expect(!relaxed.array.contains { ["stale", "unusual_volume"].contains($0["kind"] as? String) })
+        #expect(try await server.get("/v1/audit?stale_days=0", token: token).status == 400)
+        #expect(try await server.get("/v1/audit?volume_multiple=-1", token: token).status == 400)
+
+        let byTeam = try await server.get("/v1/stats?by=team", token: token)
+        #expect(byTeam.status == 200)
+        #expect(byTeam.json["by"] as? String == "team")
+        let rows = byTeam.json["rows"] as? [[String: Any]] ?? []
+        #expect(rows.first { $0["team"] as? String == "sales-emea" }?["assigned"] as? Int == 13)
+        #expect(try await server.get("/v1/stats?by=region", token: token).status == 400)
+        #expect(try await server.get("/v1/stats?by=owner&workflow=lead", token: token).status == 400)
+    }
 }
