@@ -121,9 +121,9 @@ struct ScheduleTests {
     }
 
     /// Three workers run a schedule due every 2 seconds. The first claim is held mid-run: a lock
-    /// the test holds on `schedule_runs` stops the run's commit, then that worker is SIGKILLed
-    /// and its connection dropped, so its transaction rolls back. Once its lease runs out another
-    /// worker takes the period over; every period runs exactly once.
+    /// the test holds on `schedule_runs` stops the run's commit; two more workers start; then the
+    /// first is SIGKILLed and its connection dropped, so its transaction rolls back. Once its lease
+    /// runs out another worker takes the period over; every period runs exactly once.
     @Test func threeWorkersOneKilledMidRunEachPeriodRunsOnce() async throws {
         let engine = try await AuditTests.everyProblem()
         defer { Task { await engine.close() } }
@@ -137,7 +137,7 @@ struct ScheduleTests {
         try await blocker.simpleQuery("BEGIN")
         try await blocker.simpleQuery("LOCK TABLE schedule_runs IN SHARE MODE")
 
-        let arguments = ["--lease", "16s", "--poll-interval", "200ms", "--log-level", "warning"]
+        let arguments = ["--lease", "24s", "--poll-interval", "200ms", "--log-level", "warning"]
         let doomed = try engine.spawnWorker(["--id", "doomed"] + arguments)
         let stuck = try await eventually(timeout: .seconds(30)) {
             try await engine.scalar(
@@ -147,11 +147,17 @@ struct ScheduleTests {
         let held = try await engine.rows("SELECT lease_owner, next_run_at FROM schedules")[0]
         #expect(try held.decode(String?.self, "lease_owner") == "doomed")
         let heldPeriod: Date = try held.decode("next_run_at")
+        // Two more workers start while the doomed one holds the period: they cannot take it yet.
+        let others = try ["w1", "w2"].map { try engine.spawnWorker(["--id", $0] + arguments) }
+        try await Task.sleep(for: .milliseconds(300))
+        // Still mid-run (its lock wait gives up only after a quarter of the lease, 6 s).
+        #expect(try await engine.scalar(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'baton-worker' AND wait_event_type = 'Lock'") == 1)
         doomed.send(SIGKILL)
         #expect(await doomed.wait() == 128 + SIGKILL)
+        // Its blocked connection goes as the host's would (the others wait on no lock).
         _ = try await engine.rows(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'baton-worker'")
-        let others = try ["w1", "w2", "w3"].map { try engine.spawnWorker(["--id", $0] + arguments) }
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'baton-worker' AND wait_event_type = 'Lock'")
         try await blocker.simpleQuery("COMMIT")
         await blocker.close()
 
