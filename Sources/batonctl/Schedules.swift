@@ -6,7 +6,7 @@ import Foundation
 struct Schedules: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage schedules: work the workers run on a clock, such as the weekly exception report.",
-        subcommands: [Apply.self, List.self, Report.self])
+        subcommands: [Apply.self, List.self, Report.self, Remove.self])
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -14,7 +14,8 @@ struct Schedules: AsyncParsableCommand {
             discussion: """
                 Each schedule has a cron expression (5 fields, or 6 with seconds first) read in its
                 timezone, and an action; the workers run each period exactly once. Re-applying an
-                unchanged cron and timezone keeps the next run. Nothing is stored when the file has a
+                unchanged cron and timezone keeps the next run. A schedule the file leaves out stays
+                (remove it with batonctl schedules remove NAME). Nothing is stored when the file has a
                 mistake; each one is reported as FILE:LINE:COLUMN: field: problem.
 
                 Example:
@@ -73,6 +74,22 @@ struct Schedules: AsyncParsableCommand {
                 print("\n-- via \(message.channel) to \(to)")
                 print(message.message)
             }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a schedule (and its run records).",
+            discussion: "Example:\n  batonctl schedules remove weekly-exceptions")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The schedule's name.") var name: String
+
+        func run() async throws {
+            let store = try database.store(connections: 1)
+            let removed = try await store.removeSchedule(name)
+            await store.pool.close()
+            guard removed else { throw BatonError.notFound("no schedule \(name): see batonctl schedules list") }
+            print("removed \(name)")
         }
     }
 }

@@ -54,6 +54,9 @@ struct ScheduleTests {
         #expect(next > Date())
         let table = try await ctl(engine, ["schedules", "list"])
         #expect(table.output.contains("NAME") && table.output.contains("weekly-exceptions") && table.output.contains("NEXT RUN"))
+        #expect(try await ctl(engine, ["schedules", "remove", "weekly-exceptions"]) == (0, "removed weekly-exceptions\n"))
+        #expect(try await ctl(engine, ["schedules", "remove", "weekly-exceptions"]).status == 1)
+        #expect(try await ctl(engine, ["schedules", "list"]).output.hasPrefix("no schedules"))
     }
 
     @Test func aBadScheduleFileNamesTheLineAndStoresNothing() async throws {

@@ -95,6 +95,17 @@ extension Store {
         }
     }
 
+    /// Deletes a schedule and its run records; a run in flight then commits nothing (its fenced
+    /// update finds no row).
+    static let deleteSchedule = "DELETE FROM schedules WHERE name = $1 RETURNING name"
+
+    /// Removes schedule `name`; false when there is none.
+    public func removeSchedule(_ name: String) async throws -> Bool {
+        try await pool.withConnection { connection in
+            !(try await connection.query(Self.deleteSchedule, [name]).isEmpty)
+        }
+    }
+
     static let selectSchedules = """
         SELECT name, cron, timezone, action, spec->>'channel' AS channel, next_run_at, last_period, last_run_at, runs,
                CASE WHEN lease_expires_at > now() THEN lease_owner END AS running_on
