@@ -415,17 +415,23 @@ paths:
   /v1/stats:
     get:
       tags: [operations]
-      summary: Outcomes per workflow, load per owner, coverage.
+      summary: Outcomes per workflow, load per owner, coverage; or, with by, outcomes per owner or team.
       operationId: getStats
       parameters:
         - { name: workflow, in: query, schema: { type: string } }
-        - { name: since, in: query, description: "Only instances enrolled within this long (24h, 7d).", schema: { type: string } }
+        - { name: since, in: query, description: "Only instances enrolled (with by, events) within this long (24h, 7d).", schema: { type: string } }
+        - { name: by, in: query, description: "Attribute outcomes to each owner or team (answers AttributionStats; not with workflow).", schema: { type: string, enum: [owner, team] } }
+        - { name: conversion_signal, in: query, description: "With by: the signal counted as a conversion; its payload's amount is revenue.", schema: { type: string, default: purchased, minLength: 1, maxLength: 200 } }
+        - { name: churn_signal, in: query, description: "With by: the signal counted as churn for retention owners.", schema: { type: string, default: churned, minLength: 1, maxLength: 200 } }
       responses:
         "200":
-          description: The figures.
+          description: The figures (Stats, or AttributionStats with by).
           content:
             application/json:
-              schema: { $ref: "#/components/schemas/Stats" }
+              schema:
+                oneOf:
+                  - { $ref: "#/components/schemas/Stats" }
+                  - { $ref: "#/components/schemas/AttributionStats" }
         "400": { $ref: "#/components/responses/BadRequest" }
         "401": { $ref: "#/components/responses/Unauthorized" }
         "503": { $ref: "#/components/responses/Unavailable" }
@@ -436,6 +442,8 @@ paths:
       operationId: getAudit
       parameters:
         - { name: queued_longer_than, in: query, schema: { type: string, default: 1h } }
+        - { name: stale_days, in: query, description: "Live contacts with no activity for this many days are stale.", schema: { type: integer, minimum: 1, maximum: 3650, default: 14 } }
+        - { name: volume_multiple, in: query, description: "unusual_volume: new assignments in the last 7 days above this multiple of the team median.", schema: { type: number, exclusiveMinimum: 0, default: 3 } }
       responses:
         "200":
           description: Findings.
@@ -917,15 +925,51 @@ components:
               open: { type: integer }
               assigned_total: { type: integer }
         coverage: { type: number }
+    AttributionStats:
+      type: object
+      required: [by, since, conversion_signal, churn_signal, rows]
+      properties:
+        by: { type: string, enum: [owner, team] }
+        since: { type: string, format: date-time }
+        conversion_signal: { type: string }
+        churn_signal: { type: string }
+        rows:
+          type: array
+          items:
+            type: object
+            required: [member, team, assigned, first_touch_p50_s, first_touch_p90_s, sla_met, sla_breached, escalations_received, escalations_caused, conversions, revenue, retained, churned]
+            properties:
+              member: { type: [string, "null"], description: "The member (by owner); null by team." }
+              team: { type: string }
+              assigned: { type: integer }
+              first_touch_p50_s: { type: [number, "null"] }
+              first_touch_p90_s: { type: [number, "null"] }
+              sla_met: { type: integer }
+              sla_breached: { type: integer }
+              escalations_received: { type: integer }
+              escalations_caused: { type: integer }
+              conversions: { type: integer }
+              revenue: { type: number }
+              retained: { type: [integer, "null"], description: "Retention teams only." }
+              churned: { type: [integer, "null"], description: "Retention teams only." }
     AuditFinding:
       type: object
-      required: [kind, contact, member, team, detail]
+      required: [kind, contact, member, team, detail, suggestion, step, rule, attributes]
       properties:
-        kind: { type: string }
+        kind:
+          type: string
+          description: "unowned, queued_too_long, inactive_owner, out_of_office_owner, over_capacity, high_load, unusual_volume, territory_conflict, stale or duplicate."
         contact: { type: [string, "null"] }
         member: { type: [string, "null"] }
         team: { type: [string, "null"] }
         detail: { type: string }
+        suggestion: { type: string, description: "The batonctl command that fixes it." }
+        step: { type: [string, "null"], description: "territory_conflict: the assign step re-evaluated." }
+        rule: { type: [string, "null"], description: "territory_conflict: rule:<name> that matches now, or otherwise." }
+        attributes:
+          type: [array, "null"]
+          items: { type: string }
+          description: "territory_conflict: the attributes that decide it."
     OutboxMessage:
       type: object
       required: [id, key, instance, workflow, step, contact, channel, recipient, recipient_email, message, status, attempts, next_attempt_at, last_error, created_at, delivered_at]

@@ -22,17 +22,36 @@ struct OperationsController {
         return JSON.response(try await store.stuck(olderThan: olderThan))
     }
 
-    /// `GET /v1/stats?workflow=&since=7d`.
+    /// `GET /v1/stats?workflow=&since=7d`, or `?by=owner|team&conversion_signal=&churn_signal=`.
     @Sendable func stats(_ request: Request, context: BatonRequestContext) async throws -> Response {
         let since = try optionalSpan(request, "since")
         let from = since.map { Date().addingTimeInterval(-TimeInterval($0)) } ?? Date(timeIntervalSince1970: 0)
+        let q = request.uri.queryParameters
+        if let by = q.get("by") {
+            guard let grouping = AttributionGrouping(rawValue: by) else { throw Problem.invalid("by must be owner or team, got \(by)") }
+            if q.get("workflow") != nil { throw Problem.invalid("by counts every workflow; leave out workflow") }
+            let conversion = q.get("conversion_signal") ?? "purchased", churn = q.get("churn_signal") ?? "churned"
+            for (name, value) in [("conversion_signal", conversion), ("churn_signal", churn)] where value.isEmpty || value.count > 200 {
+                throw Problem.invalid("\(name) must be a signal name of 1 to 200 characters")
+            }
+            return JSON.response(try await store.attribution(by: grouping, since: from, conversionSignal: conversion, churnSignal: churn))
+        }
         return JSON.response(try await store.stats(workflow: request.uri.queryParameters.get("workflow"), since: from))
     }
 
-    /// `GET /v1/audit?queued_longer_than=1h`.
+    /// `GET /v1/audit?queued_longer_than=1h&stale_days=14&volume_multiple=3`.
     @Sendable func audit(_ request: Request, context: BatonRequestContext) async throws -> Response {
         let queued = try span(request, "queued_longer_than", default: 3600)
-        return JSON.response(try await store.audit(queuedLongerThan: queued))
+        let q = request.uri.queryParameters
+        let staleDays = try q.get("stale_days").map { text -> Int in
+            guard let n = Int(text), (1...3650).contains(n) else { throw Problem.invalid("stale_days must be a number from 1 to 3650, got \(text)") }
+            return n
+        } ?? AuditOptions.defaultStaleDays
+        let multiple = try q.get("volume_multiple").map { text -> Double in
+            guard let x = Double(text), x > 0, x.isFinite else { throw Problem.invalid("volume_multiple must be a number above 0, got \(text)") }
+            return x
+        } ?? AuditOptions.defaultVolumeMultiple
+        return JSON.response(try await store.audit(AuditOptions(queuedLongerThan: queued, staleDays: staleDays, volumeMultiple: multiple)))
     }
 
     static let outboxStates = ["pending", "delivering", "delivered", "dead", "suppressed"]

@@ -33,6 +33,7 @@ struct BatonWorker: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
     @Flag(help: "Run only the outbox relay (deliver notifications), no workflow steps.") var onlyOutbox = false
     @Flag(help: "Run no outbox relay in this process.") var noOutbox = false
+    @Flag(help: "Run no schedules (schedules files) in this process.") var noSchedules = false
     @Option(help: "First retry delay of a failed delivery; doubles per attempt.") var outboxBackoff = "1s"
     @Option(help: "How long a delivery in flight is held before another relay may send it again (at least a channel's timeout + 5s).")
     var outboxLease = "30s"
@@ -114,12 +115,17 @@ struct BatonWorker: AsyncParsableCommand {
                 giveUpAfter: parseDuration(connectTimeout)!),
             logger: Logger(label: "baton.outbox"))
 
+        let schedules = noSchedules || onlyOutbox ? nil : ScheduleRunner(
+            store: store, worker: name, lease: parseDuration(lease)!, pollInterval: parseDuration(pollInterval)!,
+            logger: Logger(label: "baton.schedules"))
+
         let draining = DrainFlag()
         onStop.set {
             draining.set()
             Task {
                 await worker.stop()
                 await relay?.stop()
+                await schedules?.stop()
             }
         }
         var observers: [Task<Void, Never>] = []
@@ -140,12 +146,14 @@ struct BatonWorker: AsyncParsableCommand {
         do {
             if untilIdle {
                 // Steps first, then their notifications: the relay drains what this run produced.
+                await schedules?.runDue()
                 if !onlyOutbox { try await worker.run() }
                 try await relay?.run()
             } else {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     if !onlyOutbox { group.addTask { try await worker.run() } }
                     if let relay { group.addTask { try await relay.run() } }
+                    if let schedules { group.addTask { await schedules.run() } }
                     try await group.waitForAll()
                 }
             }

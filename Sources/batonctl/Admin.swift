@@ -152,24 +152,41 @@ struct Reassign: AsyncParsableCommand {
 
 struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Find ownership problems: unowned contacts, inactive or out-of-office owners, members over capacity or with unusually high load, contacts queued too long.",
-        discussion: "Example:\n  batonctl audit --queued-longer-than 1h --json")
+        abstract: "Find ownership problems, each with the command that fixes it.",
+        discussion: """
+            Kinds: unowned, queued_too_long, inactive_owner, out_of_office_owner, over_capacity, high_load,
+            unusual_volume (new assignments in the last 7 days above --volume-multiple times the team median),
+            territory_conflict (the workflow's routing rules, re-run on the contact's attributes now, would not
+            choose its owner), stale (no activity on a live contact for --stale-days), duplicate (same email).
+
+            Example:
+              batonctl audit --queued-longer-than 1h --stale-days 14 --volume-multiple 3 --json
+            """)
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Queued contacts older than this are reported as queued_too_long.") var queuedLongerThan = "1h"
+    @Option(help: "Live contacts with no activity for this many days are reported as stale.")
+    var staleDays = AuditOptions.defaultStaleDays
+    @Option(help: "Members with more new assignments this week than this multiple of their team's median are reported as unusual_volume.")
+    var volumeMultiple = AuditOptions.defaultVolumeMultiple
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
         if parseSpan(queuedLongerThan) == nil { throw ValidationError("--queued-longer-than: bad duration \(queuedLongerThan)") }
+        if staleDays < 1 { throw ValidationError("--stale-days must be at least 1") }
+        if !(volumeMultiple > 0) || !volumeMultiple.isFinite { throw ValidationError("--volume-multiple must be a number above 0, e.g. 3") }
     }
 
     func run() async throws {
         let store = try database.store(connections: 1)
-        let findings = try await store.audit(queuedLongerThan: Int(parseSpan(queuedLongerThan)!))
+        let findings = try await store.audit(AuditOptions(
+            queuedLongerThan: Int(parseSpan(queuedLongerThan)!), staleDays: staleDays, volumeMultiple: volumeMultiple))
         await store.pool.close()
         if json { try printJSON(findings); return }
         if findings.isEmpty { print("no ownership problems found"); return }
         print(table(["KIND", "CONTACT", "MEMBER", "TEAM", "DETAIL"], findings.map {
             [$0.kind, $0.contact ?? "-", $0.member ?? "-", $0.team ?? "-", $0.detail]
         }))
+        print("\nto fix:")
+        for finding in findings where !finding.suggestion.isEmpty { print("  " + finding.suggestion) }
     }
 }

@@ -7,20 +7,51 @@ struct StatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
         abstract: "Outcomes: started, completed, active; SLA met and breached per wait step; escalations; handoffs; speed to lead; load per owner; coverage.",
-        discussion: "Example:\n  batonctl stats --workflow inbound-lead --since 7d --json")
+        discussion: """
+            With --by owner or --by team: per owner (team) records assigned, first-touch time p50/p90, SLA met
+            and breached, escalations received and caused, conversions (--conversion-signal, its payload's
+            amount summed as revenue), and for retention teams retained and churned (--churn-signal).
+
+            Examples:
+              batonctl stats --workflow inbound-lead --since 7d --json
+              batonctl stats --by owner --since 30d --conversion-signal closed_won
+            """)
 
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Only this workflow.") var workflow: String?
     @Option(help: "Only instances enrolled within this long, e.g. 24h, 7d (default: all).") var since: String?
+    @Option(help: "Attribute outcomes to each owner or team: owner | team.") var by: String?
+    @Option(help: "With --by: the signal that counts as a conversion (its payload's amount is revenue).")
+    var conversionSignal = "purchased"
+    @Option(help: "With --by: the signal that counts as churn for retention owners.") var churnSignal = "churned"
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
         if let since, parseSpan(since) == nil { throw ValidationError("--since: bad duration \(since) (e.g. 90s, 15m, 4h, 3d)") }
+        if let by, AttributionGrouping(rawValue: by) == nil { throw ValidationError("--by: owner or team, not \(by)") }
+        if by != nil, workflow != nil { throw ValidationError("--by counts every workflow; leave out --workflow") }
     }
 
     func run() async throws {
         let from = since.flatMap(parseSpan).map { Date().addingTimeInterval(-$0) } ?? Date(timeIntervalSince1970: 0)
         let store = try database.store(connections: 1)
+        if let grouping = by.flatMap(AttributionGrouping.init(rawValue:)) {
+            let stats = try await store.attribution(
+                by: grouping, since: from, conversionSignal: conversionSignal, churnSignal: churnSignal)
+            await store.pool.close()
+            if json { try printJSON(stats); return }
+            func seconds(_ value: Double?) -> String { value.map { String(format: "%.0fs", $0) } ?? "-" }
+            func count(_ value: Int?) -> String { value.map(String.init) ?? "-" }
+            print(table(
+                [grouping == .owner ? "MEMBER" : "TEAM", "TEAM", "ASSIGNED", "TOUCH P50", "TOUCH P90", "SLA MET", "BREACHED",
+                 "ESC IN", "ESC OUT", "CONVERSIONS", "REVENUE", "RETAINED", "CHURNED"],
+                stats.rows.map {
+                    [$0.member ?? $0.team, $0.team, String($0.assigned), seconds($0.first_touch_p50_s), seconds($0.first_touch_p90_s),
+                     String($0.sla_met), String($0.sla_breached), String($0.escalations_received), String($0.escalations_caused),
+                     String($0.conversions), String(format: "%.2f", $0.revenue), count($0.retained), count($0.churned)]
+                }))
+            return
+        }
         let stats = try await store.stats(workflow: workflow, since: from)
         await store.pool.close()
         if json { try printJSON(stats); return }

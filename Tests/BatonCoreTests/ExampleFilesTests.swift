@@ -23,6 +23,16 @@ import Testing
         ])
     }
 
+    @Test func schedulesFileLoadsAgainstTheExampleChannels() throws {
+        let channels = try DefinitionLoader.channels(from: example("channels.yaml"), file: "examples/channels.yaml")
+        let file = try DefinitionLoader.schedules(
+            from: example("schedules.yaml"), file: "examples/schedules.yaml",
+            known: KnownNames(channels: Set(channels.channels.map(\.name))))
+        #expect(file.schedules == [Schedule(
+            name: "weekly-exceptions", cron: "0 8 * * mon", timezone: "Europe/Berlin", action: .exceptionReport,
+            channel: "sales-slack", staleDays: 14, volumeMultiple: 3, queuedLongerThan: TimeSpan(seconds: 3600))])
+    }
+
     @Test(arguments: ["inbound-lead.yaml", "demo-lead.yaml"])
     func workflowLoadsAgainstTheExampleNames(name: String) throws {
         #expect(workflowIssues(try example(name), file: "examples/\(name)", known: try exampleKnownNames()) == [])

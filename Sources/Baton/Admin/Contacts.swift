@@ -21,16 +21,6 @@ public struct ContactDetails: Sendable, Codable {
     public var history: [Change]
 }
 
-/// One finding of `audit`.
-public struct AuditFinding: Sendable, Codable {
-    /// unowned | inactive_owner | out_of_office_owner | over_capacity | high_load | queued_too_long
-    public var kind: String
-    public var contact: String?
-    public var member: String?
-    public var team: String?
-    public var detail: String
-}
-
 extension Store {
     static let selectContact = """
         SELECT id, attributes, owner, backup_owner, team, lifecycle_stage FROM contacts WHERE id = $1
@@ -78,50 +68,6 @@ extension Store {
             if try row.decode(Int.self, "contact") == 0 { throw BatonError.notFound("no contact \(contact)") }
             if try row.decode(Int.self, "member") == 0 {
                 throw BatonError.notFound("no member \(member): see your team file (batonctl teams apply FILE)")
-            }
-        }
-    }
-
-    /// Ownership problems: unowned contacts, owners who are inactive or out of office, members over
-    /// capacity or with more than twice their team's median open work, contacts queued too long.
-    static let selectAudit = """
-        WITH live AS (
-            SELECT DISTINCT contact FROM workflow_instances WHERE state IN ('ready', 'running', 'waiting')
-        ), open AS (
-            SELECT m.id, m.team, m.capacity, count(l.contact) AS n
-            FROM members m LEFT JOIN contacts c ON c.owner = m.id LEFT JOIN live l ON l.contact = c.id
-            WHERE m.active GROUP BY m.id, m.team, m.capacity
-        ), medians AS (
-            SELECT team, percentile_cont(0.5) WITHIN GROUP (ORDER BY n) AS median FROM open GROUP BY team
-        )
-        SELECT 'unowned' AS kind, c.id AS contact, NULL AS member, c.team,
-               'no owner' || CASE WHEN c.queued_since IS NOT NULL THEN ' (queued since ' || c.queued_since || ')' ELSE '' END AS detail
-        FROM contacts c JOIN live l ON l.contact = c.id WHERE c.owner IS NULL
-          AND (c.queued_since IS NULL OR c.queued_since >= now() - $1 * interval '1 second')
-        UNION ALL
-        SELECT 'queued_too_long', c.id, NULL, c.team, 'queued unowned since ' || c.queued_since
-        FROM contacts c JOIN live l ON l.contact = c.id
-        WHERE c.owner IS NULL AND c.queued_since < now() - $1 * interval '1 second'
-        UNION ALL
-        SELECT 'inactive_owner', c.id, m.id, c.team, 'owned by ' || m.id || ', who is inactive'
-        FROM contacts c JOIN members m ON m.id = c.owner WHERE NOT m.active
-        UNION ALL
-        SELECT 'out_of_office_owner', c.id, m.id, c.team, 'owned by ' || m.id || ', out of office until ' || m.out_of_office_until
-        FROM contacts c JOIN members m ON m.id = c.owner WHERE m.active AND m.out_of_office_until >= current_date
-        UNION ALL
-        SELECT 'over_capacity', NULL, o.id, o.team, o.n || ' open, capacity ' || o.capacity
-        FROM open o WHERE o.capacity IS NOT NULL AND o.n > o.capacity
-        UNION ALL
-        SELECT 'high_load', NULL, o.id, o.team, o.n || ' open, more than twice the team median of ' || md.median
-        FROM open o JOIN medians md ON md.team = o.team WHERE o.n > 2 * md.median AND o.n >= 3
-        ORDER BY kind, contact, member
-        """
-
-    public func audit(queuedLongerThan seconds: Int) async throws -> [AuditFinding] {
-        try await pool.withConnection { connection in
-            try await connection.query(Self.selectAudit, [seconds]).map { row in
-                AuditFinding(kind: try row.decode("kind"), contact: try row.decode("contact"), member: try row.decode("member"),
-                             team: try row.decode("team"), detail: try row.decode("detail"))
             }
         }
     }
