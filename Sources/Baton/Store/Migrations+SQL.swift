@@ -288,7 +288,7 @@ CREATE TABLE member_changes (
 CREATE INDEX member_changes_member ON member_changes (member, id);
 
 """#),
-        Migration(version: 8, name: "0008_schedules", sql: #"""
+        Migration(version: 6, name: "0006_schedules", sql: #"""
 -- Schedules (`batonctl schedules apply FILE`): cron expressions in a time zone that the workers run
 -- exactly once per period. A due schedule row is claimed like an instance: a lease (lease_owner,
 -- lease_expires_at) and a fence bumped on every claim. A run commits only while its fence still
