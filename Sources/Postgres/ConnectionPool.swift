@@ -19,6 +19,8 @@ public actor ConnectionPool {
     /// How long a checkout waits for a connection.
     public nonisolated let checkoutTimeout: Duration
     private let logger: Logger
+    /// Called with how long each checkout waited (for a metric; the pool knows nothing of metrics).
+    private nonisolated let onCheckout: (@Sendable (Duration) -> Void)?
 
     private var idle: [Connection] = []
     private var open = 0
@@ -28,8 +30,9 @@ public actor ConnectionPool {
 
     public init(
         _ config: ConnectionConfig, maxConnections: Int = 8, checkoutTimeout: Duration = .seconds(10),
-        logger: Logger = Logger(label: "baton.postgres.pool")
+        logger: Logger = Logger(label: "baton.postgres.pool"), onCheckout: (@Sendable (Duration) -> Void)? = nil
     ) {
+        self.onCheckout = onCheckout
         precondition(maxConnections > 0, "a pool needs at least one connection")
         self.config = config
         self.maxConnections = maxConnections
@@ -42,7 +45,9 @@ public actor ConnectionPool {
     @discardableResult
     public nonisolated(nonsending) func withConnection<T>(_ body: (Connection) async throws -> T) async throws -> T {
         if let ambient = Self.ambient, ambient.pool == ObjectIdentifier(self) { return try await body(ambient.connection) }
+        let started = ContinuousClock.now
         let connection = try await checkout()
+        onCheckout?(ContinuousClock.now - started)
         do {
             let value = try await body(connection)
             await release(connection)

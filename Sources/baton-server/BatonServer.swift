@@ -63,7 +63,8 @@ struct BatonServer: AsyncParsableCommand {
         let logger = Logger(label: "baton.server")
         let (host, port) = try address()
         let config = try ConnectionConfig.fromEnvironment(url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "baton-server")
-        let pool = ConnectionPool(config, maxConnections: poolSize, logger: logger)
+        let pool = ConnectionPool(config, maxConnections: poolSize, logger: logger,
+                                  onCheckout: { BatonMetrics.poolWait("baton-server", $0) })
         let store = Store(pool: pool, logger: logger)
         // A database that is down or not yet migrated at start is not fatal (/readyz says so until
         // `batonctl migrate` has run); one newer than this binary is: it would write rows the newer

@@ -92,7 +92,8 @@ struct BatonWorker: AsyncParsableCommand {
             FileHandle.standardError.write(Data("baton-worker: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let pool = ConnectionPool(config, maxConnections: concurrency + 2, logger: logger)
+        let pool = ConnectionPool(config, maxConnections: concurrency + 2, logger: logger,
+                                  onCheckout: { BatonMetrics.poolWait("baton-worker", $0) })
         let store = Store(pool: pool, logger: logger)
         do {
             try await store.requireKnownSchema(program: "baton-worker")

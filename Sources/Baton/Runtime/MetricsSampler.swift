@@ -22,6 +22,8 @@ public struct MetricsSampler: Sendable {
                 BatonMetrics.backlog(sample.due)
                 BatonMetrics.backlogAge(seconds: sample.oldestDueSeconds)
                 for (status, count) in sample.outbox { BatonMetrics.outbox(status: status, count) }
+                let pool = await store.pool.statistics
+                BatonMetrics.poolInUse(store.pool.config.applicationName, pool.open - pool.idle)
             } catch {
                 logger.debug("metrics sample failed", metadata: ["error": "\(error)"])
             }
