@@ -58,6 +58,18 @@ extension Store {
             throw BatonError.notFound("unknown workflow \(workflow): apply it first with `batonctl workflows apply FILE`")
         }
         guard !requests.isEmpty else { return [] }
+        // Records are named `KIND:ID` or by a contact's plain id; the workflow runs on one kind.
+        let subject = stored.definition.subjectKind
+        var requests = requests
+        for index in requests.indices {
+            guard let ref = RecordRef(parsing: requests[index].contact) else { continue }  // empty: the check below says so
+            if ref.kind != subject {
+                throw BatonError.invalid(
+                    "workflow \(workflow) runs on \(subject.rawValue) records (subject: \(subject.rawValue)); \(ref) is a "
+                    + "\(ref.kind.rawValue)" + (subject == .contact ? "" : ": start it with --record \(subject.rawValue):ID"))
+            }
+            requests[index].contact = ref.storageKey
+        }
         // A contact listed twice in one batch: the last attributes win, enrolled once.
         var merged: [String: [String: String]] = [:]
         var order: [String] = []
@@ -125,6 +137,10 @@ extension Store {
             try await connection.query(Self.lockContactForSignal, [contact])
             let row = try await connection.query(Self.recordSignal, [contact, name, payload])[0]
             guard let id = try row.decode(Int?.self, "signal") else {
+                let ref = RecordRef(storageKey: contact)
+                if ref.kind != .contact {
+                    throw BatonError.notFound("unknown record \(ref): enroll it first with `batonctl start WORKFLOW --record \(ref)`")
+                }
                 throw BatonError.notFound("unknown contact \(contact): enroll it first with `batonctl start WORKFLOW --contact \(contact)`")
             }
             return (id, try row.decode(Int.self, "woken"))

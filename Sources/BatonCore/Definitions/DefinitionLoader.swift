@@ -26,12 +26,13 @@ public enum DefinitionLoader {
             if r.issues.isEmpty { r.issue(line: 1, column: 1, "", "the file is empty; a workflow needs name, start and steps") }
             return nil
         }
-        guard let top = r.fields(root, "", allowed: ["name", "description", "start", "steps"],
+        guard let top = r.fields(root, "", allowed: ["name", "description", "subject", "start", "steps"],
                                  expected: "a workflow (a mapping with name, start and steps)")
         else { return nil }
         let name = r.string(top, "name", required: true)
         let description = r.string(top, "description")
         let start = r.string(top, "start", required: true, hint: " (the id of the first step)")
+        let subject = top["subject"] == nil ? .contact : r.choice(top, "subject", RecordKind.self)
 
         var graph = StepGraph()
         var steps: [Step] = []
@@ -60,8 +61,8 @@ public enum DefinitionLoader {
         checkLoops(graph, r)
         if let start, !graph.order.isEmpty { checkReachable(graph, from: start, r) }
 
-        guard let name, let start, r.issues.isEmpty else { return nil }
-        return WorkflowDefinition(name: name, description: description, start: start, steps: steps)
+        guard let name, let start, let subject, r.issues.isEmpty else { return nil }
+        return WorkflowDefinition(name: name, description: description, start: start, steps: steps, subject: subject)
     }
 
     /// Reports a name missing from a non-nil set of known names.

@@ -7,13 +7,19 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
     public var start: String
     /// The steps in file order.
     public var steps: [Step]
+    /// The kind of record the workflow runs on (`subject:`); nil is `contact`.
+    public var subject: RecordKind?
 
-    public init(name: String, description: String? = nil, start: String, steps: [Step]) {
+    public init(name: String, description: String? = nil, start: String, steps: [Step], subject: RecordKind? = nil) {
         self.name = name
         self.description = description
         self.start = start
         self.steps = steps
+        self.subject = subject == .contact ? nil : subject
     }
+
+    /// The kind of record the workflow runs on.
+    public var subjectKind: RecordKind { subject ?? .contact }
 
     /// The step with this id.
     public func step(_ id: String) -> Step? { steps.first { $0.id == id } }
@@ -78,6 +84,17 @@ public enum Strategy: String, Hashable, Sendable, Codable, CaseIterable {
     case leastLoaded = "least_loaded"
     case rules
     case sticky
+    /// The owner of the record's company (its `company` attribute); `otherwise` when the company has
+    /// no owner or its owner cannot take work now.
+    case account
+}
+
+/// `working_hours:` on an assign step: members whose calendar is closed are skipped.
+public enum WorkingHours: String, Hashable, Sendable, Codable, CaseIterable {
+    /// `true`: skip them; when nobody is working, the step's fallback.
+    case skip
+    /// `wait`: skip them; when nobody is working, wait until the first member's day begins.
+    case wait
 }
 
 /// What happens when no member is eligible.
@@ -99,14 +116,17 @@ public struct Assign: Hashable, Sendable, Codable {
     /// For `rules` when no rule matches, and for `sticky` when the current owner is not eligible.
     public var otherwise: Strategy?
     public var fallback: Fallback
+    /// Skip members outside their working hours (member's calendar, else the team's); nil: don't.
+    public var workingHours: WorkingHours?
 
     public init(team: String, strategy: Strategy = .roundRobin, rules: [Rule] = [], otherwise: Strategy? = nil,
-                fallback: Fallback = .queue) {
+                fallback: Fallback = .queue, workingHours: WorkingHours? = nil) {
         self.team = team
         self.strategy = strategy
         self.rules = rules
         self.otherwise = otherwise
         self.fallback = fallback
+        self.workingHours = workingHours
     }
 }
 
