@@ -221,3 +221,44 @@ private func acmeContact(companyOwner: String?) -> ContactSnapshot {
         }
     }
 }
+
+@Suite struct LifecycleTests {
+    private func handoffFlow(stage: String?, lifecycle: [String]? = nil) -> WorkflowDefinition {
+        var wf = workflow(step("hand", .handoff(Handoff(team: "retention", reason: "purchased", stage: stage), next: "done")), endStep)
+        wf.lifecycle = lifecycle
+        return wf
+    }
+
+    @Test func aHandoffMovesTheRecordToItsStage() {
+        let dir = directory(team("retention", [member("rita")]))
+        let out = advance(instance(at: "hand", contact: ContactSnapshot(id: "C-1", lifecycle: "sql")), handoffFlow(stage: "customer"), dir)
+        #expect(out.advance.contact?.lifecycle == "customer")
+        #expect(out.advance.events.first?.detail == "handoff:purchased: assigned rita in retention (round_robin); stage sql -> customer; notified 0")
+        let unstaged = advance(instance(at: "hand", contact: ContactSnapshot(id: "C-1", lifecycle: "sql")), handoffFlow(stage: nil), dir)
+        #expect(unstaged.advance.contact?.lifecycle == "sql")
+    }
+
+    @Test func stagesComeFromTheWorkflowElseTheDefaults() throws {
+        let file = { (lifecycle: String, stage: String) in """
+            name: w
+            \(lifecycle)start: hand
+            steps:
+              hand:
+                handoff: { team: retention, stage: \(stage) }
+                next: done
+              done:
+                end: {}
+            """ }
+        #expect(try DefinitionLoader.workflow(from: file("", "at_risk"), file: "w.yaml").lifecycle == nil)
+        let custom = try DefinitionLoader.workflow(from: file("lifecycle: [trial, paying]\n", "paying"), file: "w.yaml")
+        #expect(custom.lifecycle == ["trial", "paying"])
+        do {
+            _ = try DefinitionLoader.workflow(from: file("", "custmer"), file: "w.yaml")
+            Issue.record("expected an error")
+        } catch let errors as DefinitionErrors {
+            #expect(errors.issues.map(\.description) == [
+                #"w.yaml:5:40: steps.hand.handoff.stage: unknown lifecycle stage "custmer" (did you mean "customer"?); one of: lead, mql, sql, customer, at_risk, churned (a workflow's lifecycle: lists its own)"#,
+            ])
+        }
+    }
+}

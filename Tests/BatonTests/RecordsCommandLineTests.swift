@@ -31,7 +31,7 @@ struct RecordsCommandLineTests {
             on_met: to-retention
             on_breach: done
           to-retention:
-            handoff: { team: retention, strategy: round_robin, reason: renewed }
+            handoff: { team: retention, strategy: round_robin, reason: renewed, stage: customer }
             next: done
           done:
             end: {}
@@ -160,6 +160,7 @@ struct RecordsCommandLineTests {
         try await engine.drain()
         let retained: String = try await engine.scalar("SELECT owner FROM contacts WHERE id = 'company:acme'")
         #expect(["r1", "r2"].contains(retained))
+        #expect(try await engine.scalar("SELECT lifecycle_stage FROM contacts WHERE id = 'company:acme'") == "customer")
         #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE company = 'acme' AND owner = $1", [retained]) == 50)
         #expect(try await engine.scalar(
             "SELECT count(*) FROM ownership_history WHERE reason = 'company owner changed' AND instance IS NOT NULL") == 50)

@@ -63,7 +63,7 @@ extension Store {
         WHERE i.id = p.id AND c.id = i.contact
         RETURNING i.id, i.workflow, i.version, p.state AS prior_state, i.step, i.seq, i.attempt, i.fence, i.priority,
             i.wait_started_at, i.deadline, i.created_at, clock.now AS now,
-            c.id AS contact, c.attributes, c.owner, c.backup_owner, c.team, c.previous_owner,
+            c.id AS contact, c.attributes, c.owner, c.backup_owner, c.team, c.previous_owner, c.lifecycle_stage,
             (SELECT co.owner FROM contacts co WHERE co.id = \(Self.companyKey("c")) AND c.kind <> 'company') AS company_owner,
             (SELECT coalesce(jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name,
                                                           'at', extract(epoch FROM s.received_at)) ORDER BY s.id), '[]')
@@ -130,7 +130,7 @@ extension Store {
             id: id, attributes: try ContactAttributes.decode(attributes, contact: id),
             owner: try row.decode("owner"), backupOwner: try row.decode("backup_owner"),
             team: try row.decode("team"), previousOwner: try row.decode("previous_owner"),
-            companyOwner: try row.decode("company_owner"))
+            companyOwner: try row.decode("company_owner"), lifecycle: try row.decode("lifecycle_stage"))
         let signals = try row.decode(PostgresJSON<[SignalRow]>.self, "signals").value.map {
             PendingSignal(id: $0.id, name: $0.name, receivedAt: Date(timeIntervalSince1970: $0.at))
         }

@@ -256,7 +256,7 @@ extension DefinitionLoader {
     }
 
     static func readHandoff(_ node: Node, _ p: String, _ r: NodeReader, _ known: KnownNames) -> Handoff? {
-        guard let f = r.fields(node, p, allowed: ["team", "strategy", "reason", "notify", "channel", "message", "fallback"])
+        guard let f = r.fields(node, p, allowed: ["team", "strategy", "reason", "notify", "channel", "message", "fallback", "stage"])
         else { return nil }
         let team = r.string(f, "team", required: true, hint: " (the team that takes the contact over)")
         if let team, let node = f["team"] { checkKnown(team, known.teams, node, f.path("team"), "team", r) }
@@ -271,9 +271,15 @@ extension DefinitionLoader {
         let channel = readChannel(f, r, known)
         let message = readMessage(f, r)
         let fallback = f["fallback"] == nil ? .queue : r.choice(f, "fallback", Fallback.self)
-        guard let team, let strategy, let reason, let notify, let channel, message.ok, let fallback else { return nil }
+        let stage = r.string(f, "stage")
+        if let stage, let node = f["stage"], !known.stages.contains(stage) {
+            r.issue(node, f.path("stage"), "unknown lifecycle stage \"\(stage)\"\(didYouMean(stage, known.stages)); "
+                    + "one of: \(known.stages.joined(separator: ", ")) (a workflow's lifecycle: lists its own)")
+        }
+        guard let team, let strategy, let reason, let notify, let channel, message.ok, let fallback,
+              f["stage"] == nil || stage.map(known.stages.contains) == true else { return nil }
         return Handoff(team: team, strategy: strategy, reason: reason, notify: notify, channel: channel,
-                       message: message.message, fallback: fallback)
+                       message: message.message, fallback: fallback, stage: stage)
     }
 
     static func readBranch(_ id: String, _ node: Node, _ p: String, _ r: NodeReader)

@@ -156,9 +156,15 @@ public struct Machine: Sendable {
             }
             let template = handoff.message
                 ?? "Contact {{contact.id}} handed off to {{team}} ({{reason}}): new owner {{owner.name}}."
+            var staged = ""
+            if let stage = handoff.stage, run.contact.lifecycle != stage {
+                staged = "; stage \(run.contact.lifecycle ?? "-") -> \(stage)"
+                run.contact.lifecycle = stage
+                run.contactChanged = true
+            }
             let sent = run.notify(handoff.notify, channel: handoff.channel, template: template, step: step.id,
                                   definition: definition, directory: directory, reason: handoff.reason)
-            return .next(next, detail: "handoff:\(handoff.reason): \(run.describe(decision)); notified \(sent)")
+            return .next(next, detail: "handoff:\(handoff.reason): \(run.describe(decision))\(staged); notified \(sent)")
 
         case .branch(let branch):
             for (index, branchCase) in branch.cases.enumerated() where branchCase.when.matches(run.contact.attributes) {

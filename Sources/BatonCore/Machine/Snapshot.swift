@@ -19,9 +19,12 @@ public struct ContactSnapshot: Hashable, Sendable {
     /// The owner of the company the record names (`company` attribute), read with the record; nil
     /// when it names none, the company is not stored, or the company has no owner.
     public var companyOwner: String?
+    /// The record's lifecycle stage (`lead`, `customer`, …), when it has one.
+    public var lifecycle: String?
 
     public init(id: String, attributes: [String: String] = [:], owner: String? = nil, backupOwner: String? = nil,
-                team: String? = nil, previousOwner: String? = nil, companyOwner: String? = nil) {
+                team: String? = nil, previousOwner: String? = nil, companyOwner: String? = nil, lifecycle: String? = nil) {
+        self.lifecycle = lifecycle
         self.id = id
         self.attributes = attributes
         self.owner = owner

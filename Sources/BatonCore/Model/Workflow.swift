@@ -9,13 +9,17 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
     public var steps: [Step]
     /// The kind of record the workflow runs on (`subject:`); nil is `contact`.
     public var subject: RecordKind?
+    /// The lifecycle stages a handoff may move a record to (`lifecycle:`); nil is `Lifecycle.defaultStages`.
+    public var lifecycle: [String]?
 
-    public init(name: String, description: String? = nil, start: String, steps: [Step], subject: RecordKind? = nil) {
+    public init(name: String, description: String? = nil, start: String, steps: [Step], subject: RecordKind? = nil,
+                lifecycle: [String]? = nil) {
         self.name = name
         self.description = description
         self.start = start
         self.steps = steps
         self.subject = subject == .contact ? nil : subject
+        self.lifecycle = lifecycle
     }
 
     /// The kind of record the workflow runs on.
@@ -301,9 +305,12 @@ public struct Handoff: Hashable, Sendable, Codable {
     public var channel: String
     public var message: String?
     public var fallback: Fallback
+    /// The lifecycle stage the record moves to (`stage:`), one of the workflow's stages.
+    public var stage: String?
 
     public init(team: String, strategy: Strategy = .roundRobin, reason: String = "handoff", notify: [Recipient] = [],
-                channel: String = "log", message: String? = nil, fallback: Fallback = .queue) {
+                channel: String = "log", message: String? = nil, fallback: Fallback = .queue, stage: String? = nil) {
+        self.stage = stage
         self.team = team
         self.strategy = strategy
         self.reason = reason
@@ -312,6 +319,12 @@ public struct Handoff: Hashable, Sendable, Codable {
         self.message = message
         self.fallback = fallback
     }
+}
+
+/// Lifecycle stages of a record (its `lifecycle_stage`).
+public enum Lifecycle {
+    /// The stages when a workflow names none.
+    public static let defaultStages = ["lead", "mql", "sql", "customer", "at_risk", "churned"]
 }
 
 /// `branch:` go to the first case whose condition holds, else `otherwise`.
