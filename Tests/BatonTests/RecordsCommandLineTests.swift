@@ -215,4 +215,28 @@ struct RecordsCommandLineTests {
         let mixed = try await ctl(engine, ["records", "merge", "contact:K-1", "deal:D-1", "--reason", "x"])
         #expect(mixed.output == "error: cannot merge a deal into a contact: both records must be of one kind\n")
     }
+
+    @Test func enrollmentRefusesOrMergesDuplicatesByNormalisedEmail() async throws {
+        let refuse = Self.other.replacingOccurrences(of: "name: nurture", with: "name: strict\non_duplicate: refuse")
+        let merge = Self.other.replacingOccurrences(of: "name: nurture", with: "name: merging\non_duplicate: merge")
+        let engine = try await Engine.make("recorddup", workflows: [refuse, merge, Self.other])
+        defer { Task { await engine.close() } }
+        #expect(try await ctl(engine, ["start", "nurture", "--contact", "P-1", "--attr", "email=Pat@Example.com"]).status == 0)
+
+        let refused = try await ctl(engine, ["start", "strict", "--contact", "P-2", "--attr", "email= pat@example.COM "])
+        #expect(refused.status == 1)
+        #expect(refused.output == "error: contact:P-2 has the same email as contact:P-1; workflow strict refuses duplicates "
+                + "(on_duplicate: refuse): start contact:P-1 instead, or merge them with `batonctl records merge contact:P-1 contact:P-2 --reason TEXT`\n")
+        #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE id = 'P-2'") == 0)
+
+        let merged = try await ctl(engine, ["start", "merging", "--contact", "P-3", "--attr", "email=PAT@example.com", "--attr", "tier=smb"])
+        #expect(merged.status == 0)
+        #expect(merged.output.hasSuffix(" of merging for P-1\n"), "\(merged.output)")
+        #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE id = 'P-3'") == 0)
+        #expect(try await engine.scalar("SELECT attributes ->> 'tier' FROM contacts WHERE id = 'P-1'") == "smb")
+
+        // The same record again is not its own duplicate; the default (allow) enrolls duplicates.
+        #expect(try await ctl(engine, ["start", "strict", "--contact", "P-1", "--attr", "email=pat@example.com"]).status == 0)
+        #expect(try await ctl(engine, ["start", "nurture", "--contact", "P-4", "--attr", "email=pat@example.com"]).status == 0)
+    }
 }

@@ -70,6 +70,9 @@ extension Store {
             }
             requests[index].contact = ref.storageKey
         }
+        if let policy = stored.definition.onDuplicate, policy != .allow {
+            requests = try await resolveDuplicates(requests, workflow: stored.definition, policy: policy)
+        }
         // A contact listed twice in one batch: the last attributes win, enrolled once.
         var merged: [String: [String: String]] = [:]
         var order: [String] = []
@@ -95,6 +98,48 @@ extension Store {
             }
         }
         throw BatonError.conflict("could not enroll: concurrent starts kept changing the instances; try again")
+    }
+
+    /// Records of kind $1, not merged away, whose attribute $2 (trimmed, lower case) is one of $3,
+    /// other than the records $4 themselves: the existing records a new enrollment duplicates.
+    /// `contacts_email` indexes the default key.
+    static let selectDuplicates = """
+        SELECT lower(btrim(attributes ->> $2)) AS key, min(id) AS id FROM contacts
+        WHERE kind = $1 AND lower(btrim(attributes ->> $2)) = ANY($3::text[]) AND merged_into IS NULL
+          AND NOT (id = ANY($4::text[]))
+        GROUP BY 1
+        """
+
+    /// Applies `on_duplicate` to a batch: `refuse` throws naming the first duplicate; `merge` enrolls
+    /// the existing record in place of each duplicate (its attributes merged in).
+    func resolveDuplicates(_ requests: [EnrollmentRequest], workflow: WorkflowDefinition, policy: OnDuplicate) async throws
+        -> [EnrollmentRequest]
+    {
+        let key = workflow.duplicateKey ?? "email"
+        func normalised(_ value: String?) -> String? {
+            guard let value = value?.trimmingCharacters(in: .whitespacesAndNewlines).lowercased(), !value.isEmpty else { return nil }
+            return value
+        }
+        let keys = Set(requests.compactMap { normalised($0.attributes[key]) })
+        guard !keys.isEmpty else { return requests }
+        let rows = try await pool.withConnection { connection in
+            try await connection.query(Self.selectDuplicates, [
+                workflow.subjectKind.rawValue, key, PostgresArrayLiteral(keys.sorted()), PostgresArrayLiteral(requests.map(\.contact)),
+            ])
+        }
+        var existing: [String: String] = [:]
+        for row in rows { existing[try row.decode("key")] = try row.decode("id") }
+        guard !existing.isEmpty else { return requests }
+        return try requests.map { request in
+            guard let value = normalised(request.attributes[key]), let other = existing[value] else { return request }
+            let new = RecordRef(storageKey: request.contact), old = RecordRef(storageKey: other)
+            if policy == .refuse {
+                throw BatonError.conflict(
+                    "\(new) has the same \(key) as \(old); workflow \(workflow.name) refuses duplicates (on_duplicate: refuse): "
+                    + "start \(old) instead, or merge them with `batonctl records merge \(old) \(new) --reason TEXT`")
+            }
+            return EnrollmentRequest(contact: other, attributes: request.attributes)
+        }
     }
 
     /// Run first, in the signal's transaction: waits while a worker is committing a batch that holds

@@ -320,6 +320,9 @@ ALTER TABLE contacts ADD COLUMN pinned boolean NOT NULL DEFAULT false;
 ALTER TABLE contacts ADD COLUMN merged_into text REFERENCES contacts (id);
 CREATE INDEX contacts_merged_into ON contacts (merged_into) WHERE merged_into IS NOT NULL;
 
+-- Duplicate detection on enrollment (`on_duplicate:`) by normalised email, the default key.
+CREATE INDEX contacts_email ON contacts (kind, lower(btrim(attributes ->> 'email')));
+
 """#),
     ]
 }

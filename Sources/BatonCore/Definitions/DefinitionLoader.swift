@@ -26,7 +26,7 @@ public enum DefinitionLoader {
             if r.issues.isEmpty { r.issue(line: 1, column: 1, "", "the file is empty; a workflow needs name, start and steps") }
             return nil
         }
-        guard let top = r.fields(root, "", allowed: ["name", "description", "subject", "lifecycle", "start", "steps"],
+        guard let top = r.fields(root, "", allowed: ["name", "description", "subject", "lifecycle", "on_duplicate", "duplicate_key", "start", "steps"],
                                  expected: "a workflow (a mapping with name, start and steps)")
         else { return nil }
         let name = r.string(top, "name", required: true)
@@ -42,6 +42,8 @@ public enum DefinitionLoader {
             }
             if stages.isEmpty, let node = top["lifecycle"] { r.issue(node, "lifecycle", "give at least one stage") }
         }
+        let onDuplicate = top["on_duplicate"] == nil ? .allow : r.choice(top, "on_duplicate", OnDuplicate.self)
+        let duplicateKey = r.string(top, "duplicate_key")
         var known = known
         known.stages = lifecycle ?? Lifecycle.defaultStages
 
@@ -72,9 +74,9 @@ public enum DefinitionLoader {
         checkLoops(graph, r)
         if let start, !graph.order.isEmpty { checkReachable(graph, from: start, r) }
 
-        guard let name, let start, let subject, r.issues.isEmpty else { return nil }
+        guard let name, let start, let subject, let onDuplicate, r.issues.isEmpty else { return nil }
         return WorkflowDefinition(name: name, description: description, start: start, steps: steps, subject: subject,
-                                  lifecycle: lifecycle)
+                                  lifecycle: lifecycle, onDuplicate: onDuplicate, duplicateKey: duplicateKey)
     }
 
     /// Reports a name missing from a non-nil set of known names.

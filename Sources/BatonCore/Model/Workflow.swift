@@ -11,9 +11,16 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
     public var subject: RecordKind?
     /// The lifecycle stages a handoff may move a record to (`lifecycle:`); nil is `Lifecycle.defaultStages`.
     public var lifecycle: [String]?
+    /// What enrolling a record does when another record of its kind has the same duplicate key
+    /// (`on_duplicate:`); nil is `allow`.
+    public var onDuplicate: OnDuplicate?
+    /// The attribute compared, normalised (trimmed, lower case), for `on_duplicate` (`duplicate_key:`); nil is `email`.
+    public var duplicateKey: String?
 
     public init(name: String, description: String? = nil, start: String, steps: [Step], subject: RecordKind? = nil,
-                lifecycle: [String]? = nil) {
+                lifecycle: [String]? = nil, onDuplicate: OnDuplicate? = nil, duplicateKey: String? = nil) {
+        self.onDuplicate = onDuplicate == .allow ? nil : onDuplicate
+        self.duplicateKey = duplicateKey
         self.name = name
         self.description = description
         self.start = start
@@ -319,6 +326,16 @@ public struct Handoff: Hashable, Sendable, Codable {
         self.message = message
         self.fallback = fallback
     }
+}
+
+/// `on_duplicate:` what enrollment does with a record whose duplicate key another record already has.
+public enum OnDuplicate: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Enroll it anyway (the default; `audit` reports duplicates).
+    case allow
+    /// Refuse the enrollment with a line naming the existing record.
+    case refuse
+    /// Enroll the existing record instead (the new attributes are merged into it); no duplicate is created.
+    case merge
 }
 
 /// Lifecycle stages of a record (its `lifecycle_stage`).
