@@ -239,4 +239,41 @@ struct RecordsCommandLineTests {
         #expect(try await ctl(engine, ["start", "strict", "--contact", "P-1", "--attr", "email=pat@example.com"]).status == 0)
         #expect(try await ctl(engine, ["start", "nurture", "--contact", "P-4", "--attr", "email=pat@example.com"]).status == 0)
     }
+
+    /// The B2B example files as shipped: company owner -> contacts and deals inherit; a reassignment
+    /// of the company moves them; a conversation goes to service (now or when someone's day begins).
+    @Test func theB2BExampleFlow() async throws {
+        let read = { (name: String) in try String(contentsOf: packageRoot.appendingPathComponent("examples/b2b/\(name)"), encoding: .utf8) }
+        let engine = try await Engine.make("recordb2b", teams: try read("teams.yaml"), workflows: [
+            try read("company.yaml"), try read("contact.yaml"), try read("deal.yaml"), try read("conversation.yaml"),
+        ])
+        defer { Task { await engine.close() } }
+        #expect(try await ctl(engine, ["start", "b2b-company", "--record", "company:acme"]).status == 0)
+        try await engine.drain()
+        let owner: String = try await engine.scalar("SELECT owner FROM contacts WHERE id = 'company:acme'")
+        #expect(["ana", "ben"].contains(owner))
+        #expect(try await ctl(engine, ["start", "b2b-contact", "--contact", "C-1001", "--attr", "company=acme"]).status == 0)
+        #expect(try await ctl(engine, ["start", "b2b-deal", "--record", "deal:D-7", "--attr", "company=acme"]).status == 0)
+        #expect(try await ctl(engine, ["start", "b2b-conversation", "--record", "conversation:T-501", "--attr", "contact=C-1001"]).status == 0)
+        try await engine.drain()
+        #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE id IN ('C-1001', 'deal:D-7') AND owner = $1", [owner]) == 2)
+
+        let other = owner == "ana" ? "ben" : "ana"
+        let moved = try await ctl(engine, ["reassign", "--record", "company:acme", "--to", other, "--reason", "territory change"])
+        #expect(moved.output.hasSuffix("; 2 of its record(s) followed (company owner changed)\n"), "\(moved.output)")
+        let deal = try json(try await ctl(engine, ["records", "show", "deal:D-7", "--json"]).output)
+        #expect(deal["owner"] as? String == other)
+        #expect(deal["reason"] as? String == "company owner changed")
+
+        // Service either took the conversation (someone is working) or waits for the first working day.
+        let conversation = try json(try await ctl(engine, ["records", "show", "conversation:T-501", "--json"]).output)
+        #expect(conversation["contact"] as? String == "contact:C-1001")
+        let waiting: Int = try await engine.scalar(
+            "SELECT count(*) FROM workflow_instances WHERE contact = 'conversation:T-501' AND state = 'ready' AND step = 'route' AND run_at > now()")
+        if let who = conversation["owner"] as? String {
+            #expect(["sam", "tess", "uma"].contains(who))
+        } else {
+            #expect(waiting == 1)
+        }
+    }
 }
