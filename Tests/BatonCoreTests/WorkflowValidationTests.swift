@@ -456,7 +456,7 @@ import Testing
             #"wf.yaml:8:30: steps.b.escalate.reassign_to: unknown value "boss"; one of: backup, manager, team:NAME, next_in_rotation"#,
             #"wf.yaml:8:46: steps.b.escalate.priority: unknown value "critical"; one of: low, normal, high, urgent"#,
             #"wf.yaml:8:72: steps.b.escalate.notify[1]: unknown recipient "mgr"; one of: owner, backup, manager, previous_owner, new_owner, contact, team:NAME, member:ID"#,
-            #"wf.yaml:11:43: steps.c.handoff.strategy: a handoff has no rules; use one of: round_robin, weighted, least_loaded, sticky (or an assign step with rules)"#,
+            #"wf.yaml:11:43: steps.c.handoff.strategy: a handoff has no rules; use one of: round_robin, weighted, least_loaded, sticky, account (or an assign step with rules)"#,
         ])
     }
 
