@@ -137,7 +137,7 @@ struct RecordsCommandLineTests {
             .write(toFile: file, atomically: true, encoding: .utf8)
         #expect(try await ctl(engine, ["start", "b2b-lead", "--file", file]).status == 0)
         try await engine.drain()
-        #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE company = 'acme' AND owner = $1", [first]) == 52)
+        #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE attributes ->> 'company' = 'acme' AND owner = $1", [first]) == 52)
 
         let pinned = first == "m5" ? "m6" : "m5"
         for id in ["A-7", "A-8"] {
@@ -148,7 +148,7 @@ struct RecordsCommandLineTests {
         #expect(moved.output == "company:acme now belongs to \(next); 50 of its record(s) followed (company owner changed)\n",
                 "\(moved.output)")
         #expect(try await engine.scalar("SELECT count(*) FROM ownership_history WHERE reason = 'company owner changed'") == 50)
-        #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE company = 'acme' AND owner = $1", [next]) == 50)
+        #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE attributes ->> 'company' = 'acme' AND owner = $1", [next]) == 50)
         #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE id IN ('A-7', 'A-8') AND owner = $1", [pinned]) == 2)
         let history = try json(try await ctl(engine, ["records", "show", "contact:A-9", "--json"]).output)["history"] as? [[String: Any]]
         #expect(history?.last?["reason"] as? String == "company owner changed")
@@ -161,7 +161,7 @@ struct RecordsCommandLineTests {
         let retained: String = try await engine.scalar("SELECT owner FROM contacts WHERE id = 'company:acme'")
         #expect(["r1", "r2"].contains(retained))
         #expect(try await engine.scalar("SELECT lifecycle_stage FROM contacts WHERE id = 'company:acme'") == "customer")
-        #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE company = 'acme' AND owner = $1", [retained]) == 50)
+        #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE attributes ->> 'company' = 'acme' AND owner = $1", [retained]) == 50)
         #expect(try await engine.scalar(
             "SELECT count(*) FROM ownership_history WHERE reason = 'company owner changed' AND instance IS NOT NULL") == 50)
         #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE id IN ('A-7', 'A-8') AND owner = $1", [pinned]) == 2)

@@ -62,8 +62,9 @@ public struct RecordDetails: Sendable, Codable {
 extension Store {
     /// One record by storage key, with the records merged into it.
     static let selectRecord = """
-        SELECT id, attributes, owner, backup_owner, team, lifecycle_stage, status, priority, source, company,
-               parent_contact, pinned, merged_into,
+        SELECT id, attributes, owner, backup_owner, team, lifecycle_stage, attributes ->> 'status' AS status,
+               attributes ->> 'priority' AS priority, attributes ->> 'source' AS source,
+               attributes ->> 'company' AS company, attributes ->> 'contact' AS parent_contact, pinned, merged_into,
                coalesce((SELECT jsonb_agg(m.id ORDER BY m.id) FROM contacts m WHERE m.merged_into = $1), '[]') AS merged
         FROM contacts WHERE id = $1
         """

@@ -3,7 +3,8 @@ import Foundation
 import Postgres
 
 extension Store {
-    /// Account inheritance: when a company's owner changes from $2 to $3, its contacts and deals that
+    /// Account inheritance: when a company's owner changes from $2 to $3, its contacts and deals (ids
+    /// not prefixed `company:` or `conversation:`; see RecordRef) that
     /// had the old owner follow it (one history row each, reason $5, instance $4), except those
     /// pinned by a manual reassignment and records merged away. The followers are locked in id order.
     /// Run in the transaction that changed the company's owner; a company left unowned ($3 NULL)
@@ -15,8 +16,8 @@ extension Store {
             WHERE x.to_owner IS NOT NULL AND x.from_owner IS DISTINCT FROM x.to_owner
         ), followers AS (
             SELECT f.id, x.from_owner, x.to_owner, x.instance FROM contacts f
-            JOIN changed x ON f.company IN (x.company, 'company:' || x.company)
-            WHERE f.kind IN ('contact', 'deal') AND NOT f.pinned AND f.merged_into IS NULL
+            JOIN changed x ON f.attributes ? 'company' AND (f.attributes ->> 'company') IN (x.company, 'company:' || x.company)
+            WHERE f.id NOT LIKE 'company:%' AND f.id NOT LIKE 'conversation:%' AND NOT f.pinned AND f.merged_into IS NULL
               AND f.owner IS NOT DISTINCT FROM x.from_owner
             ORDER BY f.id FOR NO KEY UPDATE OF f
         ), moved AS (

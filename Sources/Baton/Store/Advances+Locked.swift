@@ -40,7 +40,7 @@ extension Store {
     /// contact row (see `lockContactForSignal`), then finds the instance as committed and wakes it.
     static let selectLockedContacts = """
         SELECT i.id, c.id AS contact, c.attributes, c.owner, c.backup_owner, c.team, c.previous_owner, c.lifecycle_stage,
-            (SELECT co.owner FROM contacts co WHERE co.id = \(Self.companyKey("c")) AND c.kind <> 'company') AS company_owner,
+            (SELECT co.owner FROM contacts co WHERE co.id = \(Self.companyKey("c")) AND c.id NOT LIKE 'company:%') AS company_owner,
             (SELECT coalesce(jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name,
                                                           'at', extract(epoch FROM s.received_at)) ORDER BY s.id), '[]')
              FROM signals s

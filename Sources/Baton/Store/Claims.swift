@@ -64,7 +64,7 @@ extension Store {
         RETURNING i.id, i.workflow, i.version, p.state AS prior_state, i.step, i.seq, i.attempt, i.fence, i.priority,
             i.wait_started_at, i.deadline, i.created_at, clock.now AS now,
             c.id AS contact, c.attributes, c.owner, c.backup_owner, c.team, c.previous_owner, c.lifecycle_stage,
-            (SELECT co.owner FROM contacts co WHERE co.id = \(Self.companyKey("c")) AND c.kind <> 'company') AS company_owner,
+            (SELECT co.owner FROM contacts co WHERE co.id = \(Self.companyKey("c")) AND c.id NOT LIKE 'company:%') AS company_owner,
             (SELECT coalesce(jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name,
                                                           'at', extract(epoch FROM s.received_at)) ORDER BY s.id), '[]')
              FROM signals s
@@ -116,10 +116,11 @@ extension Store {
             createdAt: try row.decode("created_at"), pendingSignals: signals)
     }
 
-    /// SQL for the id of the company that record `alias` names (its `company` column, with or
+    /// SQL for the id of the company that record `alias` names (its `company` attribute, with or
     /// without the `company:` prefix). A fixed fragment of statements, never a value.
     static func companyKey(_ alias: String) -> String {
-        "CASE WHEN \(alias).company LIKE 'company:%' THEN \(alias).company ELSE 'company:' || \(alias).company END"
+        let company = "(\(alias).attributes ->> 'company')"
+        return "CASE WHEN \(company) LIKE 'company:%' THEN \(company) ELSE 'company:' || \(company) END"
     }
 
     /// The contact columns (`contact`, `attributes`, `owner`, …) and `signals` of a row.

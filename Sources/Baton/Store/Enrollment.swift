@@ -100,12 +100,14 @@ extension Store {
         throw BatonError.conflict("could not enroll: concurrent starts kept changing the instances; try again")
     }
 
-    /// Records of kind $1, not merged away, whose attribute $2 (trimmed, lower case) is one of $3,
-    /// other than the records $4 themselves: the existing records a new enrollment duplicates.
-    /// `contacts_email` indexes the default key.
+    /// Records of kind $1 (read from the id's prefix, see RecordRef), not merged away, whose
+    /// attribute $2 (trimmed, lower case) is one of $3, other than the records $4 themselves: the
+    /// existing records a new enrollment duplicates. `contacts_email` indexes the default key.
     static let selectDuplicates = """
         SELECT lower(btrim(attributes ->> $2)) AS key, min(id) AS id FROM contacts
-        WHERE kind = $1 AND lower(btrim(attributes ->> $2)) = ANY($3::text[]) AND merged_into IS NULL
+        WHERE attributes ? $2 AND lower(btrim(attributes ->> $2)) = ANY($3::text[]) AND merged_into IS NULL
+          AND CASE WHEN $1 = 'contact' THEN id NOT LIKE ALL (ARRAY['company:%', 'deal:%', 'conversation:%'])
+                   ELSE id LIKE $1 || ':%' END
           AND NOT (id = ANY($4::text[]))
         GROUP BY 1
         """
