@@ -74,7 +74,7 @@ enum BulkEnrollment {
                 guard let workflow = try fields.optionalString("workflow") ?? defaultWorkflow, !workflow.isEmpty else {
                     throw Problem.malformed("workflow is required (in the line, or as ?workflow= for the whole request)")
                 }
-                let contact = try fields.string("contact")
+                let contact = try fields.recordKey()
                 let attributes = try fields.attributes("attributes", maxValueBytes: maxValueBytes)
                 parsed.items.append(Item(line: line, workflow: workflow, request: EnrollmentRequest(contact: contact, attributes: attributes)))
             } catch let error as LineError {

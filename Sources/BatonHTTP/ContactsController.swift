@@ -1,8 +1,10 @@
 import Baton
+import BatonCore
 import Foundation
 import Hummingbird
 
-/// `/v1/contacts/{id}`: a contact's owner and whole ownership history; reassigning it by hand.
+/// `/v1/contacts/{id}`: a contact's owner and whole ownership history; reassigning it by hand;
+/// `/v1/records/{KIND:ID}`: a record of any kind.
 struct ContactsController {
     let store: Store
     let settings: ServerSettings
@@ -10,6 +12,16 @@ struct ContactsController {
     func register(on group: RouterGroup<BatonRequestContext>) {
         group.get("contacts/{id}", use: show)
         group.post("contacts/{id}/reassign", use: reassign)
+        group.get("records/{record}", use: record)
+    }
+
+    /// `GET /v1/records/{KIND:ID}`: a record of any kind (`records show --json`).
+    @Sendable func record(_ request: Request, context: BatonRequestContext) async throws -> Response {
+        let text = try context.parameters.require("record")
+        let ref: RecordRef
+        do { ref = try RecordRef.parseOption(text) } catch { throw Problem.malformed(error.message) }
+        guard let record = try await store.record(ref) else { throw Problem.notFound("no record \(ref)") }
+        return JSON.response(record)
     }
 
     @Sendable func show(_ request: Request, context: BatonRequestContext) async throws -> Response {

@@ -26,7 +26,7 @@ struct InstancesController {
         return try await idempotent(request, context, store: store, body: body) {
             let fields = JSONFields(try JSON.object(body))
             let workflow = try fields.string("workflow")
-            let contact = try fields.string("contact")
+            let contact = try fields.recordKey()
             let attributes = try fields.attributes("attributes", maxValueBytes: settings.maxAttributeBytes)
             let enrolled = try await store.enroll([EnrollmentRequest(contact: contact, attributes: attributes)], in: workflow,
                                                   notify: false)[0]

@@ -368,6 +368,23 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "404": { $ref: "#/components/responses/NotFound" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/records/{record}:
+    get:
+      tags: [contacts]
+      summary: A record of any kind (KIND:ID) with its ownership fields and whole history, that of records merged into it included.
+      operationId: getRecord
+      parameters:
+        - { name: record, in: path, required: true, schema: { $ref: "#/components/schemas/RecordRef" } }
+      responses:
+        "200":
+          description: The record.
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/Record" }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/contacts/{id}/reassign:
     post:
       tags: [contacts]
@@ -735,17 +752,28 @@ components:
       additionalProperties: { type: [string, number, boolean, "null"] }
     StartRequest:
       type: object
-      required: [workflow, contact]
+      description: Names the record by `contact` (a contact's id) or by `record` (KIND:ID), exactly one.
+      required: [workflow]
       properties:
         workflow: { type: string, minLength: 1 }
-        contact: { type: string, minLength: 1 }
+        contact: { $ref: "#/components/schemas/ContactID" }
+        record: { $ref: "#/components/schemas/RecordRef" }
         attributes: { $ref: "#/components/schemas/Attributes" }
+    ContactID:
+      type: string
+      minLength: 1
+      description: A contact's id; it may not start with a record kind prefix (contact:, company:, deal:, conversation:).
+    RecordRef:
+      type: string
+      pattern: "^(contact|company|deal|conversation):.+$"
+      description: A record of any kind as KIND:ID, e.g. deal:D-7 (the workflow's `subject` kind when starting one).
     BulkItem:
       type: object
-      required: [contact]
+      description: Names the record by `contact` or `record`, exactly one.
       properties:
         workflow: { type: string, minLength: 1 }
-        contact: { type: string, minLength: 1 }
+        contact: { $ref: "#/components/schemas/ContactID" }
+        record: { $ref: "#/components/schemas/RecordRef" }
         attributes: { $ref: "#/components/schemas/Attributes" }
     BulkReport:
       type: object
@@ -784,18 +812,21 @@ components:
         step: { type: string, minLength: 1 }
     SignalRequest:
       type: object
-      required: [event, contact]
+      description: Names the record by `contact` (a contact's id) or by `record` (KIND:ID), exactly one.
+      required: [event]
       properties:
         event: { type: string, minLength: 1 }
-        contact: { type: string, minLength: 1 }
+        contact: { $ref: "#/components/schemas/ContactID" }
+        record: { $ref: "#/components/schemas/RecordRef" }
         payload: { description: Any JSON value, stored with the signal. }
     SignalRecorded:
       type: object
-      required: [id, event, contact, woken]
+      required: [id, event, contact, record, woken]
       properties:
         id: { type: string }
         event: { type: string }
-        contact: { type: string }
+        contact: { type: string, description: The record's key (a contact's id, or KIND:ID for other kinds). }
+        record: { type: string, description: The record as KIND:ID. }
         woken: { type: integer, description: How many waiting instances it woke. }
     ReassignRequest:
       type: object
@@ -868,6 +899,42 @@ components:
             type: object
             required: [from, to, team, reason, instance, at]
             properties:
+              from: { type: [string, "null"] }
+              to: { type: [string, "null"] }
+              team: { type: [string, "null"] }
+              reason: { type: string }
+              instance: { type: [string, "null"] }
+              at: { type: string, format: date-time }
+    Record:
+      type: object
+      required: [record, kind, id, attributes, owner, backup, team, status, priority, source, lifecycle, company, contact, reason, pinned, merged_into, merged, history]
+      properties:
+        record: { type: string, description: KIND:ID }
+        kind: { type: string, enum: [contact, company, deal, conversation] }
+        id: { type: string }
+        attributes:
+          type: object
+          additionalProperties: { type: string }
+        owner: { type: [string, "null"] }
+        backup: { type: [string, "null"] }
+        team: { type: [string, "null"] }
+        status: { type: [string, "null"] }
+        priority: { type: [string, "null"] }
+        source: { type: [string, "null"] }
+        lifecycle: { type: [string, "null"] }
+        company: { type: [string, "null"], description: "The company it belongs to, as company:ID." }
+        contact: { type: [string, "null"], description: "A conversation's contact, as contact:ID." }
+        reason: { type: [string, "null"], description: The reason of its last assignment. }
+        pinned: { type: boolean, description: Reassigned by hand; keeps its owner when its company's owner changes. }
+        merged_into: { type: [string, "null"] }
+        merged: { type: array, items: { type: string } }
+        history:
+          type: array
+          items:
+            type: object
+            required: [record, from, to, team, reason, instance, at]
+            properties:
+              record: { type: string }
               from: { type: [string, "null"] }
               to: { type: [string, "null"] }
               team: { type: [string, "null"] }

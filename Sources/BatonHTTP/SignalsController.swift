@@ -1,8 +1,9 @@
 import Baton
+import BatonCore
 import Foundation
 import Hummingbird
 
-/// `POST /v1/signals {event, contact, payload}`: records an external event and wakes the waits for it.
+/// `POST /v1/signals {event, contact | record, payload}`: records an external event and wakes the waits for it.
 struct SignalsController {
     let store: Store
     let settings: ServerSettings
@@ -12,6 +13,7 @@ struct SignalsController {
         var id: String
         var event: String
         var contact: String
+        var record: String
         var woken: Int
     }
 
@@ -25,13 +27,14 @@ struct SignalsController {
         return try await idempotent(request, context, store: store, body: body) {
             let fields = JSONFields(try JSON.object(body))
             let event = try fields.string("event")
-            let contact = try fields.string("contact")
+            let contact = try fields.recordKey()
             let payload = try fields.rawJSON("payload")
             if let payload, payload.utf8.count > settings.maxAttributeBytes {
                 throw Problem.tooLarge("payload is \(payload.utf8.count) bytes; the limit is \(settings.maxAttributeBytes)")
             }
             let result = try await store.signal(event, contact: contact, payload: payload)
-            return Reply(Recorded(id: String(result.signal), event: event, contact: contact, woken: result.woken), status: .created)
+            return Reply(Recorded(id: String(result.signal), event: event, contact: contact,
+                                  record: RecordRef(storageKey: contact).description, woken: result.woken), status: .created)
         }
     }
 }

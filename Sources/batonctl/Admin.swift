@@ -1,5 +1,6 @@
 import ArgumentParser
 import Baton
+import BatonCore
 import Foundation
 
 /// Who is acting, for timelines and ownership history: $BATON_USER, else $USER.
@@ -136,17 +137,29 @@ struct Contacts: AsyncParsableCommand {
 struct Reassign: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Give a contact to a member by hand (recorded as manual:<you> in the ownership history).",
-        discussion: "Example:\n  batonctl reassign --contact C-1001 --to ben --reason \"speaks German\"")
+        discussion: """
+            A reassigned record is pinned: it keeps this owner when its company's owner changes. Reassigning a
+            company moves its contacts and deals that had the company's old owner (and are not pinned) along.
+
+            Examples:
+              batonctl reassign --contact C-1001 --to ben --reason "speaks German"
+              batonctl reassign --record company:acme --to maria --reason "new account owner"
+            """)
     @OptionGroup var database: DatabaseOptions
-    @Option(help: "The contact id.") var contact: String
+    @Option(help: "The contact id.") var contact: String?
+    @Option(help: "A record of any kind, as KIND:ID (e.g. company:acme).") var record: String?
     @Option(help: "The member id.") var to: String
     @Option(help: "Why.") var reason: String
 
+    func validate() throws { try validateRecordOptions(contact: contact, record: record) }
+
     func run() async throws {
+        let ref = try recordRef(contact: contact, record: record)
         let store = try database.store(connections: 1)
         defer { Task { await store.pool.close() } }
-        try await store.reassignByHand(contact: contact, to: to, reason: reason, by: currentUser())
-        print("\(contact) now belongs to \(to)")
+        let followed = try await store.reassignByHand(contact: ref.storageKey, to: to, reason: reason, by: currentUser())
+        print("\(ref.kind == .contact ? ref.id : ref.description) now belongs to \(to)"
+              + (ref.kind == .company ? "; \(followed) of its record(s) followed (\(Store.companyOwnerChangedReason))" : ""))
     }
 }
 

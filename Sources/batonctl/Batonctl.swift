@@ -23,8 +23,8 @@ struct Batonctl: AsyncParsableCommand {
             """,
         subcommands: [
             Migrate.self, Teams.self, Channels.self, Workflows.self, Start.self, SignalCommand.self, Instances.self,
-            Simulate.self, StatsCommand.self, Outbox.self, Stuck.self, Retry.self, Cancel.self, Resume.self, Contacts.self, Reassign.self, Audit.self,
-            Tokens.self, SourcesCommand.self, Prune.self, Schedules.self,
+            Simulate.self, StatsCommand.self, Outbox.self, Stuck.self, Retry.self, Cancel.self, Resume.self, Contacts.self, Records.self,
+            Reassign.self, Audit.self, Tokens.self, SourcesCommand.self, Prune.self, Schedules.self,
         ])
 
     static func main() async {

@@ -17,12 +17,15 @@ struct Start: AsyncParsableCommand {
 
             Examples:
               batonctl start inbound-lead --contact C-1001 --attr country=DE --attr tier=enterprise
+              batonctl start new-deal --record deal:D-7 --attr company=acme
               batonctl start inbound-lead --file examples/contacts.jsonl
             """)
 
     @OptionGroup var database: DatabaseOptions
     @Argument(help: "The workflow's name.") var workflow: String
     @Option(help: "The contact's id.") var contact: String?
+    @Option(help: "A record of the workflow's subject kind, as KIND:ID (contact, company, deal, conversation).")
+    var record: String?
     @Option(name: .customLong("attr"), help: "An attribute as key=value (repeatable).") var attributes: [String] = []
     @Option(help: "Enroll many contacts from a .jsonl or .csv file.") var file: String?
     @Flag(help: "With --file: enroll nothing unless every line is good, and the whole file in one transaction.")
@@ -31,7 +34,11 @@ struct Start: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
-        if (contact == nil) == (file == nil) { throw ValidationError("give either --contact ID or --file FILE") }
+        if [contact, record, file].compactMap({ $0 }).count != 1 {
+            throw ValidationError("give one of --contact ID, --record KIND:ID or --file FILE")
+        }
+        if let contact, let problem = RecordRef.contactIDProblem(contact) { throw ValidationError(problem) }
+        if let record { do { _ = try RecordRef.parseOption(record) } catch { throw ValidationError(error.message) } }
         for attribute in attributes where !attribute.contains("=") {
             throw ValidationError("--attr takes key=value, got \(attribute)")
         }
@@ -42,7 +49,7 @@ struct Start: AsyncParsableCommand {
         let store = try database.store(connections: 1)
         defer { Task { await store.pool.close() } }
         var requests: [EnrollmentRequest]
-        if let contact {
+        if let contact = try contact ?? record.map({ try RecordRef.parseOption($0).storageKey }) {
             var attrs: [String: String] = [:]
             for attribute in attributes {
                 let parts = attribute.split(separator: "=", maxSplits: 1)
@@ -78,11 +85,13 @@ struct Start: AsyncParsableCommand {
             try printJSON(results.map { Item(contact: $0.contact, instance: String($0.instance), created: $0.created) })
             return
         }
-        if contact != nil, let result = results.first {
+        if file == nil, let result = results.first {
             let given = requests.first.map { !$0.attributes.isEmpty } ?? false
+            let ref = RecordRef(storageKey: result.contact)
+            let name = ref.kind == .contact ? "contact \(result.contact)" : "\(ref)"
             print(result.created
-                  ? "started instance \(result.instance) of \(workflow) for \(result.contact)"
-                  : "contact \(result.contact) already has live instance \(result.instance) of \(workflow); not started again"
+                  ? "started instance \(result.instance) of \(workflow) for \(ref.kind == .contact ? result.contact : ref.description)"
+                  : "\(name) already has live instance \(result.instance) of \(workflow); not started again"
                     + (given ? " (attributes updated; the instance keeps its path)" : ""))
         } else {
             let created = results.filter(\.created).count

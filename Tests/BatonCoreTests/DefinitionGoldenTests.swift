@@ -344,7 +344,7 @@ import Testing
               c:
                 end: {}
             """) == [
-            #"wf.yaml:5:34: steps.a.assign.strategy: unknown value "roundrobin" (did you mean "round_robin"?); one of: round_robin, weighted, least_loaded, rules, sticky"#,
+            #"wf.yaml:5:34: steps.a.assign.strategy: unknown value "roundrobin" (did you mean "round_robin"?); one of: round_robin, weighted, least_loaded, rules, sticky, account"#,
             #"wf.yaml:5:56: steps.a.assign.fallback: unknown value "nobody"; one of: queue, backup, fail"#,
             #"wf.yaml:8:30: steps.b.escalate.reassign_to: unknown value "mangaer" (did you mean "manager"?); one of: backup, manager, team:NAME, next_in_rotation"#,
             #"wf.yaml:8:49: steps.b.escalate.priority: unknown value "hgh" (did you mean "high"?); one of: low, normal, high, urgent"#,
@@ -495,7 +495,7 @@ import Testing
                 on_met: c
                 on_breach: cc
             """) == [
-            #"wf.yaml:7:34: steps.a.assign.strategy: unknown value "weigted" (did you mean "weighted"?); one of: round_robin, weighted, least_loaded, rules, sticky"#,
+            #"wf.yaml:7:34: steps.a.assign.strategy: unknown value "weigted" (did you mean "weighted"?); one of: round_robin, weighted, least_loaded, rules, sticky, account"#,
             #"wf.yaml:10:39: steps.b.wait_for_sla.within: bad duration "4 hours" (write a number and a unit: 90s, 15m, 4h, 3d)"#,
             #"wf.yaml:12:16: steps.b.on_breach: unknown step "cc" (did you mean "c"?)"#,
         ])

@@ -451,12 +451,12 @@ import Testing
               d:
                 end: {}
             """) == [
-            #"wf.yaml:5:34: steps.a.assign.strategy: unknown value "round-robin" (did you mean "round_robin"?); one of: round_robin, weighted, least_loaded, rules, sticky"#,
+            #"wf.yaml:5:34: steps.a.assign.strategy: unknown value "round-robin" (did you mean "round_robin"?); one of: round_robin, weighted, least_loaded, rules, sticky, account"#,
             #"wf.yaml:5:57: steps.a.assign.fallback: unknown value "nobody"; one of: queue, backup, fail"#,
             #"wf.yaml:8:30: steps.b.escalate.reassign_to: unknown value "boss"; one of: backup, manager, team:NAME, next_in_rotation"#,
             #"wf.yaml:8:46: steps.b.escalate.priority: unknown value "critical"; one of: low, normal, high, urgent"#,
             #"wf.yaml:8:72: steps.b.escalate.notify[1]: unknown recipient "mgr"; one of: owner, backup, manager, previous_owner, new_owner, contact, team:NAME, member:ID"#,
-            #"wf.yaml:11:43: steps.c.handoff.strategy: a handoff has no rules; use one of: round_robin, weighted, least_loaded, sticky (or an assign step with rules)"#,
+            #"wf.yaml:11:43: steps.c.handoff.strategy: a handoff has no rules; use one of: round_robin, weighted, least_loaded, sticky, account (or an assign step with rules)"#,
         ])
     }
 
@@ -572,7 +572,7 @@ import Testing
               done:
                 end: {}
             """) == [
-            #"wf.yaml:5:43: steps.route.assign.strategy: unknown value "weigthed" (did you mean "weighted"?); one of: round_robin, weighted, least_loaded, rules, sticky"#,
+            #"wf.yaml:5:43: steps.route.assign.strategy: unknown value "weigthed" (did you mean "weighted"?); one of: round_robin, weighted, least_loaded, rules, sticky, account"#,
             #"wf.yaml:8:35: steps.tell.notify.message: unknown template variable "{{ownr.name}}" (did you mean "{{owner.name}}"?)"#,
             #"wf.yaml:9:11: steps.tell.next: unknown step "wiat" (did you mean "wait"?)"#,
             #"wf.yaml:11:19: steps.wait.wait_for_sla.calendar: missing required field "calendar" (clock business_hours counts the hours of a calendar: name one)"#,

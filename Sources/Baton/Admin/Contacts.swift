@@ -45,13 +45,14 @@ extension Store {
         }
     }
 
-    /// Gives a contact to a member by hand; recorded as `manual:<who>` in the ownership history.
+    /// Gives a contact to a member by hand; recorded as `manual:<who>` in the ownership history. The
+    /// record is pinned: it keeps this owner when its company's owner changes.
     static let reassignContact = """
         WITH member AS (SELECT id, team, backup FROM members WHERE id = $2),
         before AS (SELECT id, owner FROM contacts WHERE id = $1 FOR UPDATE),
         changed AS (
             UPDATE contacts c SET owner = m.id, team = m.team, backup_owner = m.backup, previous_owner = b.owner,
-                queued_since = NULL, updated_at = now()
+                queued_since = NULL, pinned = true, updated_at = now()
             FROM member m, before b WHERE c.id = b.id
             RETURNING c.id, b.owner AS from_owner, m.team
         ), history AS (
@@ -59,16 +60,25 @@ extension Store {
             SELECT id, from_owner, $2, team, $3 FROM changed
         )
         SELECT (SELECT count(*) FROM before) AS contact, (SELECT count(*) FROM member) AS member,
-               (SELECT count(*) FROM changed) AS changed
+               (SELECT count(*) FROM changed) AS changed, (SELECT owner FROM before) AS from_owner
         """
 
-    public func reassign(contact: String, to member: String, reason: String) async throws {
-        try await pool.withConnection { connection in
+    /// Reassigns `contact` (a record's storage key) to `member`; a company's inheriting records
+    /// follow in the same transaction. Returns how many records followed.
+    @discardableResult
+    public func reassign(contact: String, to member: String, reason: String) async throws -> Int {
+        try await pool.transaction { connection in
             let row = try await connection.query(Self.reassignContact, [contact, member, reason])[0]
-            if try row.decode(Int.self, "contact") == 0 { throw BatonError.notFound("no contact \(contact)") }
+            if try row.decode(Int.self, "contact") == 0 {
+                let ref = RecordRef(storageKey: contact)
+                throw BatonError.notFound(ref.kind == .contact ? "no contact \(contact)" : "no record \(ref)")
+            }
             if try row.decode(Int.self, "member") == 0 {
                 throw BatonError.notFound("no member \(member): see your team file (batonctl teams apply FILE)")
             }
+            guard contact.hasPrefix("company:") else { return 0 }
+            let from: String? = try row.decode("from_owner")
+            return try await followCompanyOwners([(company: contact, from: from, to: member, instance: nil)], on: connection)
         }
     }
 }

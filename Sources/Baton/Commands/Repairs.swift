@@ -14,9 +14,11 @@ extension Store {
     }
 
     /// Gives a contact to a member by hand, recorded as `manual:<actor> <reason>`.
-    public func reassignByHand(contact: String, to member: String, reason: String, by actor: String) async throws {
+    /// Returns how many records followed (a company's inheriting records).
+    @discardableResult
+    public func reassignByHand(contact: String, to member: String, reason: String, by actor: String) async throws -> Int {
         let reason = reason.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !reason.isEmpty else { throw BatonError.invalid("a reassignment needs a reason (it goes into the ownership history)") }
-        try await reassign(contact: contact, to: member, reason: "manual:\(actor) \(reason)")
+        return try await reassign(contact: contact, to: member, reason: "manual:\(actor) \(reason)")
     }
 }

@@ -39,7 +39,8 @@ extension Store {
     /// signal committed before then is seen here; a later one waits for this transaction on the
     /// contact row (see `lockContactForSignal`), then finds the instance as committed and wakes it.
     static let selectLockedContacts = """
-        SELECT i.id, c.id AS contact, c.attributes, c.owner, c.backup_owner, c.team, c.previous_owner,
+        SELECT i.id, c.id AS contact, c.attributes, c.owner, c.backup_owner, c.team, c.previous_owner, c.lifecycle_stage,
+            (SELECT co.owner FROM contacts co WHERE co.id = \(Self.companyKey("c")) AND c.id NOT LIKE 'company:%') AS company_owner,
             (SELECT coalesce(jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name,
                                                           'at', extract(epoch FROM s.received_at)) ORDER BY s.id), '[]')
              FROM signals s
@@ -62,7 +63,11 @@ extension Store {
     /// 4. the round-robin positions reserved (routing_cursors rows, team order), `run` with them,
     ///    and the advances committed (see `commitAdvances`).
     ///
-    /// Lock order: workflow_instances, contacts, members, routing_cursors. A worker that dies at
+    /// 5. when a company's owner changed, its inheriting records follow (`followCompanyOwner`).
+    ///
+    /// Lock order: workflow_instances, contacts, members, routing_cursors (then, only for a company
+    /// whose owner changed, its records' contacts rows, waiting: a deadlock with another batch is
+    /// detected by the server and the transaction retried). A worker that dies at
     /// any point rolls all of it back, reserved positions included. `run` gets the instances in
     /// claim order, open counts of limited members, and a rotation; it must be pure (it runs
     /// two or three times, and again if the transaction is retried after a deadlock).
@@ -135,6 +140,13 @@ extension Store {
             }
             outcome.committed = try await self.commit(advances, worker: worker, now: now, on: connection)
             outcome.advances = advances.filter { outcome.committed.contains($0.instance) }
+            // Account inheritance: a company whose owner changed takes its inheriting records along,
+            // in this transaction (their rows are locked after the batch's; see followCompanyOwner).
+            let companyChanges = outcome.advances.flatMap { advance in
+                advance.ownerChanges.filter { $0.contact.hasPrefix("company:") }
+                    .map { (company: $0.contact, from: $0.from, to: $0.to, instance: Optional(advance.instance)) }
+            }
+            if !companyChanges.isEmpty { try await self.followCompanyOwners(companyChanges, on: connection) }
             return outcome
         }
     }

@@ -10,7 +10,7 @@ extension Store {
     /// Every other write (timeline, contact, ownership history, outbox) is filtered to the instances
     /// that `moved`, so each instance's effects are applied entirely or not at all, and instances
     /// that lost their lease leave no trace. Lock order: workflow_instances rows, then contacts rows.
-    static let commitAdvances = PreparedStatement(name: "baton_commit_advances", sql: """
+    static let commitAdvances = PreparedStatement(name: "baton_commit_advances_v2", sql: """
         WITH input AS (
             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
                                  $8::timestamptz[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[],
@@ -40,10 +40,11 @@ extension Store {
             WHERE e.instance IN (SELECT id FROM moved)
         ), owners AS (
             UPDATE contacts c SET owner = x.owner, backup_owner = x.backup, team = x.team,
-                previous_owner = x.previous,
+                previous_owner = x.previous, lifecycle_stage = coalesce(x.lifecycle, c.lifecycle_stage),
                 queued_since = CASE WHEN x.queued THEN coalesce(c.queued_since, $16) END, updated_at = $16
-            FROM unnest($27::bigint[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[], $33::bool[])
-                AS x(instance, contact, owner, backup, team, previous, queued)
+            FROM unnest($27::bigint[], $28::text[], $29::text[], $30::text[], $31::text[], $32::text[], $33::bool[],
+                        $48::text[])
+                AS x(instance, contact, owner, backup, team, previous, queued, lifecycle)
             WHERE c.id = x.contact AND x.instance IN (SELECT id FROM moved)
         ), history AS (
             INSERT INTO ownership_history (contact, from_owner, to_owner, team, reason, instance, at)
@@ -81,7 +82,7 @@ extension Store {
         var ev = (instance: [Int](), seq: [Int](), step: [String](), from: [String](), to: [String](),
                   owner: [String?](), attempt: [Int](), detail: [String](), error: [String?]())
         var ct = (instance: [Int](), contact: [String](), owner: [String?](), backup: [String?](), team: [String?](),
-                  previous: [String?](), queued: [Bool]())
+                  previous: [String?](), queued: [Bool](), lifecycle: [String?]())
         var hi = (instance: [Int](), contact: [String](), from: [String?](), to: [String?](), team: [String?](),
                   reason: [String]())
         var ms = (instance: [Int](), key: [String](), step: [String](), channel: [String](), recipient: [String](),
@@ -104,11 +105,12 @@ extension Store {
                 if let earlier = ct.contact.firstIndex(of: contact.id) {
                     ct.instance.remove(at: earlier); ct.contact.remove(at: earlier); ct.owner.remove(at: earlier)
                     ct.backup.remove(at: earlier); ct.team.remove(at: earlier); ct.previous.remove(at: earlier)
-                    ct.queued.remove(at: earlier)
+                    ct.queued.remove(at: earlier); ct.lifecycle.remove(at: earlier)
                 }
                 ct.instance.append(advance.instance); ct.contact.append(contact.id); ct.owner.append(contact.owner)
                 ct.backup.append(contact.backupOwner); ct.team.append(contact.team)
                 ct.previous.append(contact.previousOwner); ct.queued.append(advance.queued)
+                ct.lifecycle.append(contact.lifecycle)
             }
             for change in advance.ownerChanges {
                 hi.instance.append(advance.instance); hi.contact.append(change.contact); hi.from.append(change.from)
@@ -134,7 +136,7 @@ extension Store {
             A(ct.instance), A(ct.contact), A(ct.owner), A(ct.backup), A(ct.team), A(ct.previous), A(ct.queued),
             A(hi.instance), A(hi.contact), A(hi.from), A(hi.to), A(hi.team), A(hi.reason),
             A(ms.instance), A(ms.key), A(ms.step), A(ms.channel), A(ms.recipient), A(ms.email), A(ms.message),
-            A(ms.suppressed),
+            A(ms.suppressed), A(ct.lifecycle),
         ]
         return Set(try await connection.query(Self.commitAdvances, parameters).map { try $0.decode(Int.self, at: 0) })
     }

@@ -38,7 +38,7 @@ extension Store {
     /// for long. Lock order: only workflow_instances rows are locked.
     /// The UPDATE bumps `fence`: every later write by this claimer must present it (see commitAdvances).
     /// The contact and the signals the instance has not consumed come back with each row.
-    static let claimInstances = PreparedStatement(name: "baton_claim_instances_v3", sql: """
+    static let claimInstances = PreparedStatement(name: "baton_claim_instances_v4", sql: """
         WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
         expired AS (
             SELECT id, state, priority, lease_expires_at AS due, 0 AS source FROM workflow_instances, clock
@@ -70,7 +70,8 @@ extension Store {
                  ELSE p.state END AS prior_state,
             p.state = 'running' AS reclaimed, i.step, i.seq, i.attempt, i.fence, i.priority,
             i.wait_started_at, i.deadline, i.created_at, clock.now AS now,
-            c.id AS contact, c.attributes, c.owner, c.backup_owner, c.team, c.previous_owner,
+            c.id AS contact, c.attributes, c.owner, c.backup_owner, c.team, c.previous_owner, c.lifecycle_stage,
+            (SELECT co.owner FROM contacts co WHERE co.id = \(Self.companyKey("c")) AND c.id NOT LIKE 'company:%') AS company_owner,
             (SELECT coalesce(jsonb_agg(jsonb_build_object('id', s.id, 'name', s.name,
                                                           'at', extract(epoch FROM s.received_at)) ORDER BY s.id), '[]')
              FROM signals s
@@ -123,6 +124,13 @@ extension Store {
             createdAt: try row.decode("created_at"), pendingSignals: signals)
     }
 
+    /// SQL for the id of the company that record `alias` names (its `company` attribute, with or
+    /// without the `company:` prefix). A fixed fragment of statements, never a value.
+    static func companyKey(_ alias: String) -> String {
+        let company = "(\(alias).attributes ->> 'company')"
+        return "CASE WHEN \(company) LIKE 'company:%' THEN \(company) ELSE 'company:' || \(company) END"
+    }
+
     /// The contact columns (`contact`, `attributes`, `owner`, …) and `signals` of a row.
     static func contactAndSignals(_ row: Row) throws -> (ContactSnapshot, [PendingSignal]) {
         let id: String = try row.decode("contact")
@@ -130,7 +138,8 @@ extension Store {
         let contact = ContactSnapshot(
             id: id, attributes: try ContactAttributes.decode(attributes, contact: id),
             owner: try row.decode("owner"), backupOwner: try row.decode("backup_owner"),
-            team: try row.decode("team"), previousOwner: try row.decode("previous_owner"))
+            team: try row.decode("team"), previousOwner: try row.decode("previous_owner"),
+            companyOwner: try row.decode("company_owner"), lifecycle: try row.decode("lifecycle_stage"))
         let signals = try row.decode(PostgresJSON<[SignalRow]>.self, "signals").value.map {
             PendingSignal(id: $0.id, name: $0.name, receivedAt: Date(timeIntervalSince1970: $0.at))
         }

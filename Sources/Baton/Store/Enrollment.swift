@@ -58,6 +58,21 @@ extension Store {
             throw BatonError.notFound("unknown workflow \(workflow): apply it first with `batonctl workflows apply FILE`")
         }
         guard !requests.isEmpty else { return [] }
+        // Records are named `KIND:ID` or by a contact's plain id; the workflow runs on one kind.
+        let subject = stored.definition.subjectKind
+        var requests = requests
+        for index in requests.indices {
+            guard let ref = RecordRef(parsing: requests[index].contact) else { continue }  // empty: the check below says so
+            if ref.kind != subject {
+                throw BatonError.invalid(
+                    "workflow \(workflow) runs on \(subject.rawValue) records (subject: \(subject.rawValue)); \(ref) is a "
+                    + "\(ref.kind.rawValue)" + (subject == .contact ? "" : ": start it with --record \(subject.rawValue):ID"))
+            }
+            requests[index].contact = ref.storageKey
+        }
+        if let policy = stored.definition.onDuplicate, policy != .allow {
+            requests = try await resolveDuplicates(requests, workflow: stored.definition, policy: policy)
+        }
         // A contact listed twice in one batch: the last attributes win, enrolled once.
         var merged: [String: [String: String]] = [:]
         var order: [String] = []
@@ -83,6 +98,50 @@ extension Store {
             }
         }
         throw BatonError.conflict("could not enroll: concurrent starts kept changing the instances; try again")
+    }
+
+    /// Records of kind $1 (read from the id's prefix, see RecordRef), not merged away, whose
+    /// attribute $2 (trimmed, lower case) is one of $3, other than the records $4 themselves: the
+    /// existing records a new enrollment duplicates. `contacts_email` indexes the default key.
+    static let selectDuplicates = """
+        SELECT lower(btrim(attributes ->> $2)) AS key, min(id) AS id FROM contacts
+        WHERE attributes ? $2 AND lower(btrim(attributes ->> $2)) = ANY($3::text[]) AND merged_into IS NULL
+          AND CASE WHEN $1 = 'contact' THEN id NOT LIKE ALL (ARRAY['company:%', 'deal:%', 'conversation:%'])
+                   ELSE id LIKE $1 || ':%' END
+          AND NOT (id = ANY($4::text[]))
+        GROUP BY 1
+        """
+
+    /// Applies `on_duplicate` to a batch: `refuse` throws naming the first duplicate; `merge` enrolls
+    /// the existing record in place of each duplicate (its attributes merged in).
+    func resolveDuplicates(_ requests: [EnrollmentRequest], workflow: WorkflowDefinition, policy: OnDuplicate) async throws
+        -> [EnrollmentRequest]
+    {
+        let key = workflow.duplicateKey ?? "email"
+        func normalised(_ value: String?) -> String? {
+            guard let value = value?.trimmingCharacters(in: .whitespacesAndNewlines).lowercased(), !value.isEmpty else { return nil }
+            return value
+        }
+        let keys = Set(requests.compactMap { normalised($0.attributes[key]) })
+        guard !keys.isEmpty else { return requests }
+        let rows = try await pool.withConnection { connection in
+            try await connection.query(Self.selectDuplicates, [
+                workflow.subjectKind.rawValue, key, PostgresArrayLiteral(keys.sorted()), PostgresArrayLiteral(requests.map(\.contact)),
+            ])
+        }
+        var existing: [String: String] = [:]
+        for row in rows { existing[try row.decode("key")] = try row.decode("id") }
+        guard !existing.isEmpty else { return requests }
+        return try requests.map { request in
+            guard let value = normalised(request.attributes[key]), let other = existing[value] else { return request }
+            let new = RecordRef(storageKey: request.contact), old = RecordRef(storageKey: other)
+            if policy == .refuse {
+                throw BatonError.conflict(
+                    "\(new) has the same \(key) as \(old); workflow \(workflow.name) refuses duplicates (on_duplicate: refuse): "
+                    + "start \(old) instead, or merge them with `batonctl records merge \(old) \(new) --reason TEXT`")
+            }
+            return EnrollmentRequest(contact: other, attributes: request.attributes)
+        }
     }
 
     /// Run first, in the signal's transaction: waits while a worker is committing a batch that holds
@@ -125,6 +184,10 @@ extension Store {
             try await connection.query(Self.lockContactForSignal, [contact])
             let row = try await connection.query(Self.recordSignal, [contact, name, payload])[0]
             guard let id = try row.decode(Int?.self, "signal") else {
+                let ref = RecordRef(storageKey: contact)
+                if ref.kind != .contact {
+                    throw BatonError.notFound("unknown record \(ref): enroll it first with `batonctl start WORKFLOW --record \(ref)`")
+                }
                 throw BatonError.notFound("unknown contact \(contact): enroll it first with `batonctl start WORKFLOW --contact \(contact)`")
             }
             return (id, try row.decode(Int.self, "woken"))

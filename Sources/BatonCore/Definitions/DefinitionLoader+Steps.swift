@@ -99,7 +99,8 @@ extension DefinitionLoader {
     }
 
     static func readAssign(_ node: Node, _ p: String, _ r: NodeReader, _ known: KnownNames) -> Assign? {
-        guard let f = r.fields(node, p, allowed: ["team", "strategy", "rules", "otherwise", "fallback"]) else { return nil }
+        guard let f = r.fields(node, p, allowed: ["team", "strategy", "rules", "otherwise", "fallback", "working_hours"])
+        else { return nil }
         let team = r.string(f, "team", required: true, hint: " (the team whose members can own the contact)")
         if let team, let node = f["team"] { checkKnown(team, known.teams, node, f.path("team"), "team", r) }
         let strategy = f["strategy"] == nil ? .roundRobin : r.choice(f, "strategy", Strategy.self)
@@ -120,8 +121,30 @@ extension DefinitionLoader {
         } else if let strategy, let keyNode = f.keyNode("rules") {
             r.issue(keyNode, f.path("rules"), "rules are only used with strategy: rules (this step's strategy is \(strategy.rawValue))")
         }
-        guard let team, let strategy, let fallback, rulesOK else { return nil }
-        return Assign(team: team, strategy: strategy, rules: rules, otherwise: otherwise, fallback: fallback)
+        let workingHours = readWorkingHours(f, r)
+        guard let team, let strategy, let fallback, rulesOK, let workingHours else { return nil }
+        return Assign(team: team, strategy: strategy, rules: rules, otherwise: otherwise, fallback: fallback,
+                      workingHours: workingHours)
+    }
+
+    /// `working_hours: true | false | wait`; `.some(nil)` when absent or false, nil when malformed.
+    private static func readWorkingHours(_ f: Fields, _ r: NodeReader) -> WorkingHours?? {
+        guard let node = f["working_hours"], case .scalar(let scalar) = node else {
+            if let node = f["working_hours"] {
+                r.issue(node, f.path("working_hours"), "expected true, false or wait")
+                return nil
+            }
+            return .some(nil)
+        }
+        switch scalar.string.lowercased() {
+        case "true": return .some(.skip)
+        case "false": return .some(nil)
+        case "wait": return .some(.wait)
+        default:
+            r.issue(node, f.path("working_hours"), "unknown value \"\(scalar.string)\"; one of: true (skip members outside "
+                    + "their hours, then the fallback), false, wait (wait until the first member's day begins)")
+            return nil
+        }
     }
 
     private static func readRule(_ node: Node, _ p: String, _ r: NodeReader, _ known: KnownNames) -> Rule? {
@@ -233,7 +256,7 @@ extension DefinitionLoader {
     }
 
     static func readHandoff(_ node: Node, _ p: String, _ r: NodeReader, _ known: KnownNames) -> Handoff? {
-        guard let f = r.fields(node, p, allowed: ["team", "strategy", "reason", "notify", "channel", "message", "fallback"])
+        guard let f = r.fields(node, p, allowed: ["team", "strategy", "reason", "notify", "channel", "message", "fallback", "stage"])
         else { return nil }
         let team = r.string(f, "team", required: true, hint: " (the team that takes the contact over)")
         if let team, let node = f["team"] { checkKnown(team, known.teams, node, f.path("team"), "team", r) }
@@ -248,9 +271,15 @@ extension DefinitionLoader {
         let channel = readChannel(f, r, known)
         let message = readMessage(f, r)
         let fallback = f["fallback"] == nil ? .queue : r.choice(f, "fallback", Fallback.self)
-        guard let team, let strategy, let reason, let notify, let channel, message.ok, let fallback else { return nil }
+        let stage = r.string(f, "stage")
+        if let stage, let node = f["stage"], !known.stages.contains(stage) {
+            r.issue(node, f.path("stage"), "unknown lifecycle stage \"\(stage)\"\(didYouMean(stage, known.stages)); "
+                    + "one of: \(known.stages.joined(separator: ", ")) (a workflow's lifecycle: lists its own)")
+        }
+        guard let team, let strategy, let reason, let notify, let channel, message.ok, let fallback,
+              f["stage"] == nil || stage.map(known.stages.contains) == true else { return nil }
         return Handoff(team: team, strategy: strategy, reason: reason, notify: notify, channel: channel,
-                       message: message.message, fallback: fallback)
+                       message: message.message, fallback: fallback, stage: stage)
     }
 
     static func readBranch(_ id: String, _ node: Node, _ p: String, _ r: NodeReader)

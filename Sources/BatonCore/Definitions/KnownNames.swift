@@ -7,6 +7,8 @@ public struct KnownNames: Sendable {
     public var channels: Set<String>?
     /// Member ids.
     public var members: Set<String>?
+    /// Lifecycle stages a handoff may name (the workflow file's `lifecycle:`, else the defaults).
+    public var stages: [String] = Lifecycle.defaultStages
 
     public init(teams: Set<String>? = nil, calendars: Set<String>? = nil, channels: Set<String>? = nil,
                 members: Set<String>? = nil) {

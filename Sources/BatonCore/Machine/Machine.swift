@@ -47,6 +47,9 @@ public struct Machine: Sendable {
             case .wait(let detail):
                 if let detail { run.record(step: step.id, to: .waiting, detail: detail) }
                 return run.finish(state: .waiting, runAt: run.deadline ?? now)
+            case .later(let until, let detail):
+                run.record(step: step.id, to: .ready, detail: detail)
+                return run.finish(state: .ready, runAt: until)
             case .end(let outcome):
                 run.outcome = outcome
                 run.record(step: step.id, to: .completed, detail: outcome.map { "completed: \($0)" } ?? "completed")
@@ -79,6 +82,8 @@ public struct Machine: Sendable {
         case next(String, detail: String)
         /// Stay waiting; `detail` is recorded when the wait begins (nil when resuming an unexpired wait).
         case wait(detail: String?)
+        /// Run this step again at the given time (an assign step waiting for working hours).
+        case later(Date, detail: String)
         case end(String?)
         case failure(String)
     }
@@ -91,7 +96,9 @@ public struct Machine: Sendable {
         case .assign(let assign, let next):
             let decision = Router.route(
                 team: assign.team, strategy: assign.strategy, rules: assign.rules, otherwise: assign.otherwise,
-                fallback: assign.fallback, contact: run.contact, directory: &directory, rotation: &rotation, now: run.now)
+                fallback: assign.fallback, contact: run.contact, directory: &directory, rotation: &rotation, now: run.now,
+                workingHours: assign.workingHours)
+            if case .later(let until, _, _) = decision { return .later(until, detail: run.describe(decision)) }
             if let error = run.apply(decision, directory: directory) { return .failure(error) }
             return .next(next, detail: run.describe(decision))
 
@@ -152,9 +159,15 @@ public struct Machine: Sendable {
             }
             let template = handoff.message
                 ?? "Contact {{contact.id}} handed off to {{team}} ({{reason}}): new owner {{owner.name}}."
+            var staged = ""
+            if let stage = handoff.stage, run.contact.lifecycle != stage {
+                staged = "; stage \(run.contact.lifecycle ?? "-") -> \(stage)"
+                run.contact.lifecycle = stage
+                run.contactChanged = true
+            }
             let sent = run.notify(handoff.notify, channel: handoff.channel, template: template, step: step.id,
                                   definition: definition, directory: directory, reason: handoff.reason)
-            return .next(next, detail: "handoff:\(handoff.reason): \(run.describe(decision)); notified \(sent)")
+            return .next(next, detail: "handoff:\(handoff.reason): \(run.describe(decision))\(staged); notified \(sent)")
 
         case .branch(let branch):
             for (index, branchCase) in branch.cases.enumerated() where branchCase.when.matches(run.contact.attributes) {
@@ -268,6 +281,8 @@ struct Run {
         switch decision {
         case .fail(let error):
             return error
+        case .later:
+            return nil  // nothing changes until the step runs again
         case .queue(let team, let reason):
             if contact.owner != nil || contact.team != team {
                 ownerChanges.append(OwnerChange(contact: contact.id, from: contact.owner, to: nil, team: team,
@@ -300,6 +315,7 @@ struct Run {
         case .member(let member, let team, let reason): return "assigned \(member) in \(team) (\(reason))"
         case .queue(let team, let reason): return "queued in \(team) (\(reason))"
         case .fail(let error): return "failed: \(error)"
+        case .later(_, let team, let reason): return "not assigned yet in \(team) (\(reason))"
         }
     }
 

@@ -16,15 +16,30 @@ public struct ContactSnapshot: Hashable, Sendable {
     public var backupOwner: String?
     public var team: String?
     public var previousOwner: String?
+    /// The owner of the company the record names (`company` attribute), read with the record; nil
+    /// when it names none, the company is not stored, or the company has no owner.
+    public var companyOwner: String?
+    /// The record's lifecycle stage (`lead`, `customer`, …), when it has one.
+    public var lifecycle: String?
 
     public init(id: String, attributes: [String: String] = [:], owner: String? = nil, backupOwner: String? = nil,
-                team: String? = nil, previousOwner: String? = nil) {
+                team: String? = nil, previousOwner: String? = nil, companyOwner: String? = nil, lifecycle: String? = nil) {
+        self.lifecycle = lifecycle
         self.id = id
         self.attributes = attributes
         self.owner = owner
         self.backupOwner = backupOwner
         self.team = team
         self.previousOwner = previousOwner
+        self.companyOwner = companyOwner
+    }
+
+    /// The record's kind and id within it.
+    public var record: RecordRef { RecordRef(storageKey: id) }
+
+    /// The company this record belongs to (its `company` attribute); a company has none.
+    public var company: RecordRef? {
+        record.kind == .company ? nil : RecordRef.company(named: attributes["company"])
     }
 }
 

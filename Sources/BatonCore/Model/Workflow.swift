@@ -7,13 +7,30 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
     public var start: String
     /// The steps in file order.
     public var steps: [Step]
+    /// The kind of record the workflow runs on (`subject:`); nil is `contact`.
+    public var subject: RecordKind?
+    /// The lifecycle stages a handoff may move a record to (`lifecycle:`); nil is `Lifecycle.defaultStages`.
+    public var lifecycle: [String]?
+    /// What enrolling a record does when another record of its kind has the same duplicate key
+    /// (`on_duplicate:`); nil is `allow`.
+    public var onDuplicate: OnDuplicate?
+    /// The attribute compared, normalised (trimmed, lower case), for `on_duplicate` (`duplicate_key:`); nil is `email`.
+    public var duplicateKey: String?
 
-    public init(name: String, description: String? = nil, start: String, steps: [Step]) {
+    public init(name: String, description: String? = nil, start: String, steps: [Step], subject: RecordKind? = nil,
+                lifecycle: [String]? = nil, onDuplicate: OnDuplicate? = nil, duplicateKey: String? = nil) {
+        self.onDuplicate = onDuplicate == .allow ? nil : onDuplicate
+        self.duplicateKey = duplicateKey
         self.name = name
         self.description = description
         self.start = start
         self.steps = steps
+        self.subject = subject == .contact ? nil : subject
+        self.lifecycle = lifecycle
     }
+
+    /// The kind of record the workflow runs on.
+    public var subjectKind: RecordKind { subject ?? .contact }
 
     /// The step with this id.
     public func step(_ id: String) -> Step? { steps.first { $0.id == id } }
@@ -78,6 +95,17 @@ public enum Strategy: String, Hashable, Sendable, Codable, CaseIterable {
     case leastLoaded = "least_loaded"
     case rules
     case sticky
+    /// The owner of the record's company (its `company` attribute); `otherwise` when the company has
+    /// no owner or its owner cannot take work now.
+    case account
+}
+
+/// `working_hours:` on an assign step: members whose calendar is closed are skipped.
+public enum WorkingHours: String, Hashable, Sendable, Codable, CaseIterable {
+    /// `true`: skip them; when nobody is working, the step's fallback.
+    case skip
+    /// `wait`: skip them; when nobody is working, wait until the first member's day begins.
+    case wait
 }
 
 /// What happens when no member is eligible.
@@ -99,14 +127,17 @@ public struct Assign: Hashable, Sendable, Codable {
     /// For `rules` when no rule matches, and for `sticky` when the current owner is not eligible.
     public var otherwise: Strategy?
     public var fallback: Fallback
+    /// Skip members outside their working hours (member's calendar, else the team's); nil: don't.
+    public var workingHours: WorkingHours?
 
     public init(team: String, strategy: Strategy = .roundRobin, rules: [Rule] = [], otherwise: Strategy? = nil,
-                fallback: Fallback = .queue) {
+                fallback: Fallback = .queue, workingHours: WorkingHours? = nil) {
         self.team = team
         self.strategy = strategy
         self.rules = rules
         self.otherwise = otherwise
         self.fallback = fallback
+        self.workingHours = workingHours
     }
 }
 
@@ -281,9 +312,12 @@ public struct Handoff: Hashable, Sendable, Codable {
     public var channel: String
     public var message: String?
     public var fallback: Fallback
+    /// The lifecycle stage the record moves to (`stage:`), one of the workflow's stages.
+    public var stage: String?
 
     public init(team: String, strategy: Strategy = .roundRobin, reason: String = "handoff", notify: [Recipient] = [],
-                channel: String = "log", message: String? = nil, fallback: Fallback = .queue) {
+                channel: String = "log", message: String? = nil, fallback: Fallback = .queue, stage: String? = nil) {
+        self.stage = stage
         self.team = team
         self.strategy = strategy
         self.reason = reason
@@ -292,6 +326,22 @@ public struct Handoff: Hashable, Sendable, Codable {
         self.message = message
         self.fallback = fallback
     }
+}
+
+/// `on_duplicate:` what enrollment does with a record whose duplicate key another record already has.
+public enum OnDuplicate: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Enroll it anyway (the default; `audit` reports duplicates).
+    case allow
+    /// Refuse the enrollment with a line naming the existing record.
+    case refuse
+    /// Enroll the existing record instead (the new attributes are merged into it); no duplicate is created.
+    case merge
+}
+
+/// Lifecycle stages of a record (its `lifecycle_stage`).
+public enum Lifecycle {
+    /// The stages when a workflow names none.
+    public static let defaultStages = ["lead", "mql", "sql", "customer", "at_risk", "churned"]
 }
 
 /// `branch:` go to the first case whose condition holds, else `otherwise`.

@@ -10,15 +10,48 @@ public enum Router {
         case queue(team: String, reason: String)
         /// Nobody eligible and the step says fail.
         case fail(String)
+        /// Nobody working now (`working_hours: wait`): route again at `until`, when the first
+        /// member's day begins.
+        case later(until: Date, team: String, reason: String)
     }
 
-    /// Chooses an owner in `team` by `strategy` (with `rules` and `otherwise` for `rules`/`sticky`).
+    /// Chooses an owner in `team` by `strategy` (with `rules` and `otherwise` for `rules`/`sticky`/`account`).
+    /// With `workingHours`, members whose calendar (their own, else their team's) is closed at `now`
+    /// are not eligible; when that leaves nobody, `.skip` takes the fallback and `.wait` waits.
     public static func route(
         team: String, strategy: Strategy, rules: [Rule] = [], otherwise: Strategy? = nil, fallback: Fallback,
-        contact: ContactSnapshot, directory: inout Directory, rotation: inout Rotation, now: Date
+        contact: ContactSnapshot, directory: inout Directory, rotation: inout Rotation, now: Date,
+        workingHours: WorkingHours? = nil
     ) -> Decision {
         guard directory.teams[team] != nil else { return .fail("unknown team \(team)") }
+        if let workingHours {
+            return routeInWorkingHours(
+                team: team, strategy: strategy, rules: rules, otherwise: otherwise, fallback: fallback, contact: contact,
+                directory: &directory, rotation: &rotation, now: now, mode: workingHours)
+        }
         switch strategy {
+        case .account:
+            // The company's owner, if it can take work; else the step's other routing, saying why.
+            let why: String
+            if let company = contact.company {
+                if let owner = contact.companyOwner, let info = directory.members[owner], info.isEligible(at: now) {
+                    return take(owner, team: info.team, reason: "account: owner of \(company)", &directory)
+                }
+                why = contact.companyOwner.map { "account: \($0), owner of \(company), is unavailable" }
+                    ?? "account: \(company) has no owner"
+            } else {
+                why = "account: no company"
+            }
+            let other = otherwise.flatMap { $0 == .account || $0 == .rules ? nil : $0 } ?? .roundRobin
+            let decision = route(
+                team: team, strategy: other, fallback: fallback, contact: contact, directory: &directory,
+                rotation: &rotation, now: now)
+            switch decision {
+            case .member(let id, let t, let reason): return .member(id, team: t, reason: "\(why); \(reason)")
+            case .queue(let t, let reason): return .queue(team: t, reason: "\(why); \(reason)")
+            case .fail(let error): return .fail("\(why); \(error)")
+            case .later: return decision
+            }
         case .rules:
             for (index, rule) in rules.enumerated() where rule.when.matches(contact.attributes) {
                 let name = "rule:\(rule.name ?? "rules[\(index)]")"
@@ -100,6 +133,64 @@ public enum Router {
             current[chosen] -= total
         }
         return chosen
+    }
+
+    /// `route` with members outside their working hours made ineligible for this decision.
+    private static func routeInWorkingHours(
+        team: String, strategy: Strategy, rules: [Rule], otherwise: Strategy?, fallback: Fallback,
+        contact: ContactSnapshot, directory: inout Directory, rotation: inout Rotation, now: Date, mode: WorkingHours
+    ) -> Decision {
+        let closed = directory.members.values.filter { $0.active && !isWorking($0, directory, at: now) }.map(\.id)
+        var view = directory
+        for id in closed { view.members[id]?.active = false }
+        let anyoneWorking = eligibleMembers(of: team, view, now).count > 0
+        var decision: Decision
+        if !anyoneWorking, mode == .wait {
+            // Nobody in the team works now: wait for the first member whose day begins, when there is one.
+            let openings = (directory.teams[team]?.members ?? []).compactMap { id -> Date? in
+                guard let info = directory.members[id], info.isEligible(at: now) else { return nil }
+                return nextWorkingTime(info, directory, atOrAfter: now)
+            }
+            if let first = openings.min(), first > now {
+                return .later(until: first, team: team,
+                              reason: "working_hours: nobody in \(team) is working; waiting until \(iso(first))")
+            }
+        }
+        decision = route(
+            team: team, strategy: strategy, rules: rules, otherwise: otherwise, fallback: fallback, contact: contact,
+            directory: &view, rotation: &rotation, now: now)
+        // Keep the open counts this decision added; restore everyone's `active`.
+        for id in closed { view.members[id]?.active = directory.members[id]?.active ?? true }
+        directory = view
+        guard !closed.isEmpty else { return decision }
+        switch decision {
+        case .member(let id, let t, let reason):
+            decision = .member(id, team: t, reason: "\(reason) (working_hours: skipped \(closed.count) off duty)")
+        case .queue(let t, let reason):
+            decision = .queue(team: t, reason: anyoneWorking ? reason : "working_hours: nobody in \(t) is working; \(reason)")
+        case .fail(let error):
+            decision = .fail(anyoneWorking ? error : "working_hours: nobody in \(team) is working; \(error)")
+        case .later:
+            break
+        }
+        return decision
+    }
+
+    /// The calendar that decides when `member` works: their own, else their team's.
+    public static func calendar(of member: MemberInfo, _ directory: Directory) -> BusinessCalendar? {
+        let name = member.calendar ?? directory.teams[member.team]?.calendar
+        return name.flatMap { directory.calendars[$0] }
+    }
+
+    /// True when `member`'s calendar is open at `now`; a member with no calendar always works.
+    public static func isWorking(_ member: MemberInfo, _ directory: Directory, at now: Date) -> Bool {
+        guard let calendar = calendar(of: member, directory) else { return true }
+        return BusinessClock.isOpen(at: now, in: calendar)
+    }
+
+    static func nextWorkingTime(_ member: MemberInfo, _ directory: Directory, atOrAfter now: Date) -> Date? {
+        guard let calendar = calendar(of: member, directory) else { return now }
+        return BusinessClock.nextOpening(atOrAfter: now, in: calendar)
     }
 
     private static func take(_ member: String, team: String, reason: String, _ directory: inout Directory) -> Decision {
