@@ -175,6 +175,8 @@ struct PropertyTests {
                     #expect(members.allSatisfy { directory.members[$0]?.active == false }, "queued while someone was available")
                 case .fail(let why):
                     Issue.record("routing failed: \(why)")
+                case .later:
+                    Issue.record("round robin without working hours never waits")
                 }
             }
             checkStretch()
