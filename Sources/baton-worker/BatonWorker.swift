@@ -43,6 +43,8 @@ struct BatonWorker: AsyncParsableCommand {
     @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz on this port.") var metricsPort: Int?
     @Option(help: "The address --metrics-port listens on.") var metricsHost = "0.0.0.0"
     @Option(help: "Log format: json or text (default: json unless standard error is a terminal).") var logFormat: String?
+    @Flag(help: "Print the settings this worker would run with (flags, environment, defaults; no secrets) and exit.")
+    var printConfig = false
 
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
@@ -67,6 +69,10 @@ struct BatonWorker: AsyncParsableCommand {
         var config = try ConnectionConfig.fromEnvironment(url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "baton-worker")
         // Every statement, lock wait and dead connection fails while the lease still holds.
         config.timeouts = .within(lease: parseDuration(lease)!)
+        if printConfig {
+            print(effectiveConfiguration(name: name, database: config))
+            return
+        }
 
         // SIGTERM / SIGINT ask the worker to stop (before it has started: exit at once, nothing is
         // held yet); a second one exits at once.
@@ -200,4 +206,39 @@ func parseDuration(_ text: String) -> Duration? {
     guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0,
           n * Double(unit) <= 366 * 86_400 else { return nil }
     return .milliseconds(Int(n * Double(unit) * 1000))
+}
+
+extension BatonWorker {
+    /// The settings as `key: value` lines (YAML), from flags, environment and defaults, for
+    /// `--print-config`. The database appears as user@host:port/name: never a password.
+    func effectiveConfiguration(name: String, database: ConnectionConfig) -> String {
+        let timeouts = database.timeouts
+        func show(_ duration: Duration?) -> String { duration.map { "\($0)" } ?? "none" }
+        let source = databaseURL != nil ? "--database-url" : databaseURLFile != nil ? "--database-url-file"
+            : ProcessInfo.processInfo.environment["DATABASE_URL"].map { $0.isEmpty ? "PG* variables" : "DATABASE_URL" } ?? "PG* variables"
+        return """
+            id: \(name)
+            database: \(database.description)
+            database_from: \(source)
+            concurrency: \(concurrency)
+            batch_size: \(batchSize)
+            poll_interval: \(pollInterval)
+            lease: \(lease)
+            statement_timeout: \(show(timeouts.statement))
+            lock_timeout: \(show(timeouts.lock))
+            idle_in_transaction_session_timeout: \(show(timeouts.idleInTransaction))
+            tcp_user_timeout: \(show(timeouts.tcpUserTimeout))
+            until_idle: \(untilIdle)
+            steps: \(!onlyOutbox)
+            outbox_relay: \(!noOutbox)
+            schedules: \(!noSchedules && !onlyOutbox)
+            outbox_backoff: \(outboxBackoff)
+            outbox_lease: \(outboxLease)
+            connect_timeout: \(connectTimeout)
+            drain_limit: \(drainLimit)
+            metrics: \(metricsPort.map { "\(metricsHost):\($0)" } ?? "off")
+            log_level: \(logLevel)
+            log_format: \(logFormat ?? "automatic (json unless standard error is a terminal)")
+            """
+    }
 }
