@@ -166,6 +166,21 @@ extension OutboxRelay {
         var actor: String
         var instance: String?
         var at: String
+
+        /// Every field, `null` when empty (synthesised coding would leave a nil out).
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(event, forKey: .event)
+            try c.encode(contact, forKey: .contact)
+            try c.encode(from, forKey: .from)
+            try c.encode(to, forKey: .to)
+            try c.encode(team, forKey: .team)
+            try c.encode(reason, forKey: .reason)
+            try c.encode(actor, forKey: .actor)
+            try c.encode(instance, forKey: .instance)
+            try c.encode(at, forKey: .at)
+        }
     }
 
     /// The change as the outbox row carries it (`message`: from, to, team, reason, at as JSON).

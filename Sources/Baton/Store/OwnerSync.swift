@@ -73,14 +73,14 @@ extension Store {
     static let takeRateCall = """
         INSERT INTO channel_rates AS r (channel, tokens, refilled_at, granted) VALUES ($1, 0, clock_timestamp(), true)
         ON CONFLICT (channel) DO UPDATE SET
-            tokens = least(1, r.tokens + greatest(0, extract(epoch FROM EXCLUDED.refilled_at - r.refilled_at)) * $2)
+            tokens = least(1, r.tokens + greatest(0, extract(epoch FROM EXCLUDED.refilled_at - r.refilled_at)) * $2::float8)
                      - CASE WHEN coalesce(r.blocked_until <= EXCLUDED.refilled_at, true)
-                             AND least(1, r.tokens + greatest(0, extract(epoch FROM EXCLUDED.refilled_at - r.refilled_at)) * $2)
-                                 - 1 >= -$3
+                             AND least(1, r.tokens + greatest(0, extract(epoch FROM EXCLUDED.refilled_at - r.refilled_at)) * $2::float8)
+                                 - 1 >= -($3::float8)
                             THEN 1 ELSE 0 END,
             granted = coalesce(r.blocked_until <= EXCLUDED.refilled_at, true)
-                      AND least(1, r.tokens + greatest(0, extract(epoch FROM EXCLUDED.refilled_at - r.refilled_at)) * $2)
-                          - 1 >= -$3,
+                      AND least(1, r.tokens + greatest(0, extract(epoch FROM EXCLUDED.refilled_at - r.refilled_at)) * $2::float8)
+                          - 1 >= -($3::float8),
             refilled_at = EXCLUDED.refilled_at
         RETURNING granted, tokens,
             greatest(0, extract(epoch FROM blocked_until - refilled_at))::float8 AS blocked_for
