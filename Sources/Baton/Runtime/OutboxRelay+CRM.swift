@@ -11,7 +11,7 @@ extension OutboxRelay {
 
     /// How far ahead a delivery may reserve a slot of its channel's rate limit (and then wait for
     /// it); a delivery that would have to wait longer goes back to the outbox until then.
-    static let rateHorizon: Duration = .seconds(5)
+    static let rateHorizon: Duration = .seconds(2)
 
     /// Sends the contact's owner as it is now (not as it was when the change was queued), so
     /// retries and reordering converge on the newest owner. No call when the CRM already holds it.
@@ -54,7 +54,14 @@ extension OutboxRelay {
                     return .deferred(after: take.wait + Self.jitter(take.wait),
                                      note: "waiting for channel \(channel.name)'s rate limit (\(rate.calls)/\(rate.period))")
                 }
-                if take.wait > .zero { try await Task.sleep(for: take.wait) }
+                if take.wait > .zero {
+                    try await Task.sleep(for: take.wait)
+                    // A 429 meanwhile: every relay holds off, including those holding slots.
+                    let blocked = try await store.channelBlockedFor(channel.name)
+                    if blocked > .zero {
+                        return .deferred(after: blocked + Self.jitter(blocked), note: "channel \(channel.name) is held off by a 429")
+                    }
+                }
             } catch {
                 return retryOrDead(message, maxAttempts: channel.maxAttempts, error: "taking a call of the rate limit: \(error)", retryAfter: nil)
             }

@@ -101,16 +101,29 @@ extension Store {
         }
     }
 
-    /// A 429 on channel $1: no relay takes a call for $2 ms, and reserved slots are dropped.
+    /// A 429 on channel $1: no relay takes a call for $2 ms. Slots already reserved stay reserved
+    /// (their holders check `channelBlockedFor` before sending), so calls after the block do not
+    /// double up with them.
     static let blockChannel = """
         INSERT INTO channel_rates AS r (channel, tokens, refilled_at, blocked_until, granted)
         VALUES ($1, 0, clock_timestamp(), clock_timestamp() + $2 * interval '1 millisecond', false)
-        ON CONFLICT (channel) DO UPDATE SET
-            blocked_until = greatest(r.blocked_until, EXCLUDED.blocked_until),
-            tokens = greatest(r.tokens, 0)
+        ON CONFLICT (channel) DO UPDATE SET blocked_until = greatest(r.blocked_until, EXCLUDED.blocked_until)
         """
 
     public func blockChannel(_ channel: String, for duration: Duration) async throws {
         try await pool.withConnection { try await $0.query(Self.blockChannel, [channel, duration.wholeMilliseconds]) }
+    }
+
+    /// How long channel $1 stays blocked by a 429 (0 when it is not).
+    static let selectChannelBlock = """
+        SELECT greatest(0, extract(epoch FROM blocked_until - clock_timestamp()))::float8 FROM channel_rates WHERE channel = $1
+        """
+
+    /// How long a 429 still blocks `channel`; zero when it does not.
+    public func channelBlockedFor(_ channel: String) async throws -> Duration {
+        try await pool.withConnection { connection in
+            guard let row = try await connection.query(Self.selectChannelBlock, [channel]).first else { return .zero }
+            return .seconds(try row.decode(Double?.self, at: 0) ?? 0)
+        }
     }
 }
