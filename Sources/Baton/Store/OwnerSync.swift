@@ -68,20 +68,21 @@ extension Store {
     /// Takes one call from channel $1's token bucket (capacity 1 call, refilled at $2 calls/s), in
     /// one upsert, so all relays share it. The bucket may go negative down to -$3 (slots reserved
     /// up to $3 / rate seconds ahead); a take that would go deeper, or while a 429 blocks the
-    /// channel, is refused and changes nothing but the refill. clock_timestamp(), not now(): the
-    /// time of this statement, whatever transaction it is in.
+    /// channel, is refused and changes nothing but the refill. clock_timestamp() in SET, not
+    /// now() nor EXCLUDED's: the time once the row lock is held, so a take that waited for the
+    /// lock never moves refilled_at back (which would count an interval's refill twice).
     static let takeRateCall = """
         INSERT INTO channel_rates AS r (channel, tokens, refilled_at, granted) VALUES ($1, 0, clock_timestamp(), true)
         ON CONFLICT (channel) DO UPDATE SET
-            tokens = least(1, r.tokens + greatest(0, extract(epoch FROM EXCLUDED.refilled_at - r.refilled_at)) * $2::float8)
-                     - CASE WHEN coalesce(r.blocked_until <= EXCLUDED.refilled_at, true)
-                             AND least(1, r.tokens + greatest(0, extract(epoch FROM EXCLUDED.refilled_at - r.refilled_at)) * $2::float8)
+            tokens = least(1, r.tokens + greatest(0, extract(epoch FROM clock_timestamp() - r.refilled_at)) * $2::float8)
+                     - CASE WHEN coalesce(r.blocked_until <= clock_timestamp(), true)
+                             AND least(1, r.tokens + greatest(0, extract(epoch FROM clock_timestamp() - r.refilled_at)) * $2::float8)
                                  - 1 >= -($3::float8)
                             THEN 1 ELSE 0 END,
-            granted = coalesce(r.blocked_until <= EXCLUDED.refilled_at, true)
-                      AND least(1, r.tokens + greatest(0, extract(epoch FROM EXCLUDED.refilled_at - r.refilled_at)) * $2::float8)
+            granted = coalesce(r.blocked_until <= clock_timestamp(), true)
+                      AND least(1, r.tokens + greatest(0, extract(epoch FROM clock_timestamp() - r.refilled_at)) * $2::float8)
                           - 1 >= -($3::float8),
-            refilled_at = EXCLUDED.refilled_at
+            refilled_at = greatest(r.refilled_at, clock_timestamp())
         RETURNING granted, tokens,
             greatest(0, extract(epoch FROM blocked_until - refilled_at))::float8 AS blocked_for
         """
