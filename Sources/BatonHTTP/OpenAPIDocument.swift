@@ -1057,6 +1057,7 @@ components:
         last_error: { type: [string, "null"] }
         created_at: { type: string, format: date-time }
         delivered_at: { type: [string, "null"], format: date-time }
+        kind: { type: string, enum: [notification, owner_sync, owner_changed], description: "notification: a notify step's message; owner_sync: the contact's current owner written to a CRM channel; owner_changed: an owner.changed event for a webhook channel" }
     WorkflowListItem:
       type: object
       required: [name, version, active, created_at, updated_at]

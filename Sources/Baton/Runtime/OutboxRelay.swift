@@ -54,7 +54,7 @@ public final class OutboxRelay: Sendable {
     let store: Store
     let logger: Logger
     let http: HTTPClient
-    private let environment: [String: String]
+    let environment: [String: String]
     private let state = RelayState()
     private let wake = WakeSignal()
 
@@ -154,7 +154,9 @@ public final class OutboxRelay: Sendable {
     static func claimLease(_ configured: Duration, channels: [String: BatonCore.Channel]) -> Duration {
         let timeouts = channels.values.filter { $0.type != .log }.map { min($0.timeout.seconds, BatonCore.Channel.maxTimeoutSeconds) }
         guard let slowest = timeouts.max() else { return configured }
-        return max(configured, .seconds(slowest) + leaseMargin)
+        // A rate-limited channel's delivery may first wait for its reserved slot.
+        let rateWait: Duration = channels.values.contains { $0.rate != nil } ? rateHorizon : .zero
+        return max(configured, .seconds(slowest) + rateWait + leaseMargin)
     }
 
     /// What a claim's lease adds to the slowest channel's timeout: claiming, recording, clock steps.
@@ -176,6 +178,9 @@ public final class OutboxRelay: Sendable {
         case .delivered: await state.countDelivered()
         case .dead(let error):
             logger.error("delivery dead", metadata: ["outbox": "\(message.id)", "channel": "\(message.channel)", "error": "\(error)"])
+        case .deferred(let after, let note):
+            logger.debug("delivery deferred", metadata: ["outbox": "\(message.id)", "channel": "\(message.channel)",
+                                                         "retry_in": "\(after)", "reason": "\(note)"])
         case .retry(let after, let error):
             logger.notice("delivery failed; will retry", metadata: [
                 "outbox": "\(message.id)", "channel": "\(message.channel)", "attempt": "\(message.attempts)",
@@ -192,7 +197,11 @@ public final class OutboxRelay: Sendable {
     }
 
     func deliver(_ message: OutboxMessage, via channel: BatonCore.Channel) async -> Store.DeliveryOutcome {
+        if message.kind == "owner_sync" { return await writeOwner(message, via: channel) }
         switch channel.type {
+        case .hubspot, .salesforce:
+            return .dead("channel \(channel.name) is a \(channel.type.rawValue) channel: it writes owners back "
+                         + "(sync_owner: true) and delivers no messages; name a webhook, slack or log channel in the notify step")
         case .log:
             logger.info("notification", metadata: [
                 "to": "\(message.recipient ?? "-")", "workflow": "\(message.workflow ?? "-")", "step": "\(message.step ?? "-")",
@@ -212,7 +221,8 @@ public final class OutboxRelay: Sendable {
                 }
                 secret = value
             }
-            let body = channel.type == .slack ? Self.slackBody(message) : Self.webhookBody(message)
+            let body = channel.type == .slack ? Self.slackBody(message)
+                : message.kind == "owner_changed" ? Self.ownerChangedBody(message) : Self.webhookBody(message)
             var request = HTTPClientRequest(url: url)
             request.method = .POST
             request.headers.add(name: "Content-Type", value: "application/json")
@@ -241,7 +251,7 @@ public final class OutboxRelay: Sendable {
         }
     }
 
-    private func retryOrDead(_ message: OutboxMessage, maxAttempts: Int, error: String, retryAfter: Duration?) -> Store.DeliveryOutcome {
+    func retryOrDead(_ message: OutboxMessage, maxAttempts: Int, error: String, retryAfter: Duration?) -> Store.DeliveryOutcome {
         if message.attempts >= maxAttempts { return .dead("\(error) (after \(message.attempts) attempts)") }
         let backoff = Backoff(base: configuration.baseBackoff, cap: configuration.maxBackoff)
         let delay = backoff.delay(attempt: message.attempts)

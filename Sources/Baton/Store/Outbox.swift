@@ -20,6 +20,9 @@ public struct OutboxMessage: Sendable, Codable {
     public var last_error: String?
     public var created_at: Date
     public var delivered_at: Date?
+    /// `notification` (a notify step's message), `owner_sync` (write the contact's current owner to
+    /// a CRM channel) or `owner_changed` (an `owner.changed` event for a webhook channel).
+    public var kind: String
 }
 
 extension Store {
@@ -28,7 +31,14 @@ extension Store {
     /// row due again after the lease: it is sent again with the same idempotency key.
     static let claimOutbox = PreparedStatement(name: "baton_claim_outbox", sql: """
         WITH due AS (
-            SELECT id FROM outbox WHERE status IN ('pending', 'delivering') AND next_attempt_at <= now()
+            SELECT id FROM outbox o WHERE status IN ('pending', 'delivering') AND next_attempt_at <= now()
+              -- One write-back per channel and contact in flight at a time: a later one waits until
+              -- the earlier one's answer is recorded (or its lease ends), so the CRM never gets an
+              -- older owner after a newer one.
+              AND (o.kind <> 'owner_sync' OR NOT EXISTS (
+                  SELECT 1 FROM outbox d
+                  WHERE d.kind = 'owner_sync' AND d.status = 'delivering' AND d.channel = o.channel
+                    AND d.contact = o.contact AND d.id <> o.id AND d.next_attempt_at > now()))
             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
         )
         UPDATE outbox o SET status = 'delivering', attempts = o.attempts + 1,
@@ -36,7 +46,7 @@ extension Store {
         FROM due WHERE o.id = due.id
         RETURNING o.id, o.idempotency_key, o.instance, o.workflow, o.step, o.contact, o.channel, o.recipient,
             o.recipient_email, o.message, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at,
-            o.delivered_at
+            o.delivered_at, o.kind
         """)
 
     static func outboxMessage(_ row: Row) throws -> OutboxMessage {
@@ -47,7 +57,7 @@ extension Store {
             recipient: try row.decode("recipient"), recipient_email: try row.decode("recipient_email"),
             message: try row.decode("message"), status: try row.decode("status"), attempts: try row.decode("attempts"),
             next_attempt_at: try row.decode("next_attempt_at"), last_error: try row.decode("last_error"),
-            created_at: try row.decode("created_at"), delivered_at: try row.decode("delivered_at"))
+            created_at: try row.decode("created_at"), delivered_at: try row.decode("delivered_at"), kind: try row.decode("kind"))
     }
 
     public func claimOutbox(limit: Int, lease: Duration) async throws -> [OutboxMessage] {
@@ -57,9 +67,10 @@ extension Store {
         }
     }
 
-    /// Marks a claimed delivery's outcome; matches only the claim that made attempt $2.
+    /// Marks a claimed delivery's outcome; matches only the claim that made attempt $2. $6 is 1 when
+    /// the attempt does not count (deferred by a rate limit or a 429): it is given back.
     static let finishDelivery = """
-        UPDATE outbox SET status = $3, last_error = $4,
+        UPDATE outbox SET status = $3, last_error = $4, attempts = attempts - $6,
             next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + $5 * interval '1 millisecond' ELSE next_attempt_at END,
             delivered_at = CASE WHEN $3 = 'delivered' THEN now() END
         WHERE id = $1 AND attempts = $2 AND status = 'delivering'
@@ -68,24 +79,28 @@ extension Store {
     public enum DeliveryOutcome: Sendable {
         case delivered
         case retry(after: Duration, error: String)
+        /// Not sent yet, and not a failure: a rate limit (ours, or the receiver's 429) says later.
+        /// The attempt is given back.
+        case deferred(after: Duration, note: String)
         case dead(String)
     }
 
     public func finishDelivery(id: Int, attempt: Int, _ outcome: DeliveryOutcome) async throws {
-        let (status, error, delay): (String, String?, Int) = switch outcome {
-        case .delivered: ("delivered", nil, 0)
+        let (status, error, delay, refund): (String, String?, Int, Int) = switch outcome {
+        case .delivered: ("delivered", nil, 0, 0)
         case .retry(let after, let error):
-            ("pending", error, after.wholeMilliseconds)
-        case .dead(let error): ("dead", error, 0)
+            ("pending", error, after.wholeMilliseconds, 0)
+        case .deferred(let after, let note): ("pending", note, after.wholeMilliseconds, 1)
+        case .dead(let error): ("dead", error, 0, 0)
         }
         try await pool.withConnection { connection in
-            try await connection.query(Self.finishDelivery, [id, attempt, status, error, delay])
+            try await connection.query(Self.finishDelivery, [id, attempt, status, error, delay, refund])
         }
     }
 
     static let listOutbox = """
         SELECT id, idempotency_key, instance, workflow, step, contact, channel, recipient, recipient_email, message,
-               status, attempts, next_attempt_at, last_error, created_at, delivered_at
+               status, attempts, next_attempt_at, last_error, created_at, delivered_at, kind
         FROM outbox WHERE ($1::text IS NULL OR status = $1) ORDER BY id DESC LIMIT $2
         """
 

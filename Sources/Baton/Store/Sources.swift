@@ -65,6 +65,20 @@ extension Store {
                (SELECT count(*) FROM contacts WHERE id = $2) AS known
         """
 
+    /// Whether owner id $2, reported by HubSpot for contact $1, is Baton's own write-back echoing
+    /// back: the id HubSpot holds as far as Baton knows, or the id of Baton's latest write.
+    static let isOwnWriteBack = """
+        SELECT EXISTS (
+            SELECT 1 FROM crm_owners s JOIN channels ch ON ch.name = s.channel AND ch.type = 'hubspot'
+            WHERE s.contact = $1 AND $2 IN (s.crm_owner, s.sent_owner)) AS own
+        """
+    /// HubSpot reported owner id $2 for contact $1: every HubSpot channel's write-back of that
+    /// owner finds it there already and makes no call (no echo back to the CRM).
+    static let recordCRMReportedOwner = """
+        INSERT INTO crm_owners (channel, contact, crm_owner, origin) SELECT name, $1, $2, 'crm' FROM channels WHERE type = 'hubspot'
+        ON CONFLICT (channel, contact) DO UPDATE SET crm_owner = EXCLUDED.crm_owner, origin = 'crm', updated_at = now()
+        """
+
     /// The names of the stored workflows, for validating a sources file.
     public func workflowNames() async throws -> Set<String> {
         try await pool.withConnection { connection in
@@ -156,12 +170,19 @@ extension Store {
     }
 
     /// A person changed the owner in the CRM. Baton's own write-back echoes back as a change to the
-    /// owner Baton already recorded, which changes nothing here: no echo loop.
+    /// owner Baton already recorded, or to the owner id Baton last wrote (when the contact's owner
+    /// changed again meanwhile), which changes nothing here: no echo loop.
     private func recordOwnerChange(_ event: InboundEvent, source: Source, _ connection: Connection) async throws -> Bool {
         guard let crmOwner = event.value, !crmOwner.isEmpty else { return false }
         let row = try await connection.query(Self.resolveCRMOwner, [crmOwner, event.contact])[0]
         guard try row.decode(Int.self, "known") == 1, let member = try row.decode(String?.self, "member") else { return false }
         if try row.decode(String?.self, "owner") == member { return false }
+        if source.kind == .hubspot, try await connection.query(Self.isOwnWriteBack, [event.contact, crmOwner])[0].decode(Bool.self, "own") {
+            return false
+        }
+        if source.kind == .hubspot {
+            try await connection.query(Self.recordCRMReportedOwner, [event.contact, crmOwner])
+        }
         let actor = "\(source.name):\(event.actor ?? "crm")"
         let reason = "manual:\(actor) changed in \(source.kind == .hubspot ? "HubSpot" : source.name)"
         try await connection.query(Self.reassignContact, [event.contact, member, reason])

@@ -23,7 +23,8 @@ extension DefinitionLoader {
         let types = ChannelType.allCases.map(\.rawValue).joined(separator: ", ")
         for (i, node) in (r.list(top, "channels", required: true, hint: " (a list of channels)") ?? []).enumerated() {
             let p = "channels[\(i)]"
-            guard let f = r.fields(node, p, allowed: ["name", "type", "url", "url_env", "secret_env", "timeout", "max_attempts"],
+            guard let f = r.fields(node, p, allowed: ["name", "type", "url", "url_env", "secret_env", "timeout", "max_attempts",
+                                                        "token_env", "base_url", "instance_url", "object", "rate", "sync_owner", "events"],
                                    expected: "a channel (a mapping with name and type)")
             else { continue }
             var name = r.string(f, "name", required: true)
@@ -45,14 +46,23 @@ extension DefinitionLoader {
             }
             let urlEnv = r.string(f, "url_env")
             let secretEnv = r.string(f, "secret_env")
+            let tokenEnv = r.string(f, "token_env")
             var envOK = true
-            for (key, value) in [("url_env", urlEnv), ("secret_env", secretEnv)] {
+            for (key, value) in [("url_env", urlEnv), ("secret_env", secretEnv), ("token_env", tokenEnv)] {
                 guard let value, let node = f[key], !isEnvironmentName(value) else { continue }
                 r.issue(node, f.path(key), "\"\(value)\" is not an environment variable name (write e.g. BATON_WEBHOOK_SECRET: "
                         + "the name of the variable that holds the value, never the value itself)")
                 envOK = false
             }
-            if let type, type != .log {
+            let crm = type.map { readCRMFields(f, node, p, $0, r) } ?? CRMFields()
+            if let type, type.isCRM {
+                for key in ["url", "url_env", "secret_env", "events"] {
+                    guard let keyNode = f.keyNode(key) else { continue }
+                    r.issue(keyNode, f.path(key), "a \(type.rawValue) channel takes no \"\(key)\" ("
+                            + (type == .hubspot ? "give token_env, and base_url only to point at another API host)"
+                               : "give token_env, instance_url and object)"))
+                }
+            } else if let type, type != .log {
                 if f["url"] == nil, f["url_env"] == nil {
                     r.issue(node, p, "a \(type.rawValue) channel needs \"url\" or \"url_env\" (the environment variable holding the URL)")
                 } else if let urlEnvKey = f.keyNode("url_env"), f["url"] != nil {
@@ -68,13 +78,111 @@ extension DefinitionLoader {
                 timeout = nil
             }
             let attempts = f["max_attempts"] == nil ? 8 : r.int(f, "max_attempts", minimum: 1)
-            guard let name, let type, let timeout, let attempts, envOK,
-                  url != nil || f["url"] == nil, urlEnv != nil || f["url_env"] == nil, secretEnv != nil || f["secret_env"] == nil
+            guard let name, let type, let timeout, let attempts, envOK, crm.ok,
+                  url != nil || f["url"] == nil, urlEnv != nil || f["url_env"] == nil, secretEnv != nil || f["secret_env"] == nil,
+                  tokenEnv != nil || f["token_env"] == nil
             else { continue }
-            channels.append(Channel(name: name, type: type, url: url, urlEnv: urlEnv, secretEnv: secretEnv,
-                                    timeout: timeout, maxAttempts: attempts))
+            var channel = Channel(name: name, type: type, url: url, urlEnv: urlEnv, secretEnv: secretEnv,
+                                  timeout: timeout, maxAttempts: attempts)
+            channel.tokenEnv = tokenEnv
+            channel.baseURL = crm.baseURL
+            channel.instanceURL = crm.instanceURL
+            channel.object = crm.object
+            channel.rate = crm.rate
+            channel.syncOwner = crm.syncOwner
+            channel.events = crm.events
+            channels.append(channel)
         }
         return ChannelsFile(channels: channels)
+    }
+
+    /// The fields of CRM channels (and a webhook's `events`), read and checked per type.
+    struct CRMFields {
+        var ok = true
+        var baseURL: String?
+        var instanceURL: String?
+        var object: String?
+        var rate: ChannelRate?
+        var syncOwner: Bool?
+        var events: [String]?
+    }
+
+    /// The HubSpot API's host, unless a channel names another (a proxy, or a fake in tests).
+    public static let hubSpotBaseURL = "https://api.hubapi.com"
+    /// The events a webhook channel can ask for with `events:`.
+    public static let channelEvents = ["owner.changed"]
+
+    private static func readCRMFields(_ f: Fields, _ node: Node, _ p: String, _ type: ChannelType, _ r: NodeReader) -> CRMFields {
+        var c = CRMFields()
+        let before = r.issues.count
+        func httpURL(_ key: String) -> String? {
+            guard let url = r.string(f, key), let node = f[key] else { return nil }
+            guard (url.hasPrefix("https://") || url.hasPrefix("http://")), !url.contains(" "), !url.contains("?") else {
+                r.issue(node, f.path(key), "\"\(url)\" is not an http(s) URL (write https://host)")
+                return nil
+            }
+            return url.hasSuffix("/") ? String(url.dropLast()) : url
+        }
+        let crmOnly = ["token_env", "base_url", "instance_url", "object", "rate", "sync_owner"]
+        switch type {
+        case .hubspot, .salesforce:
+            if f["token_env"] == nil {
+                r.issue(node, p, "a \(type.rawValue) channel needs \"token_env\" (the environment variable holding the API token)")
+            }
+            c.rate = nil
+            if let text = r.string(f, "rate"), let rateNode = f["rate"] {
+                c.rate = ChannelRate(parsing: text)
+                if c.rate == nil {
+                    r.issue(rateNode, f.path("rate"), "bad rate \"\(text)\" (write calls per period, e.g. 100/10s)")
+                }
+            }
+            c.syncOwner = r.bool(f, "sync_owner")
+            if type == .hubspot {
+                if let keyNode = f.keyNode("instance_url") ?? f.keyNode("object") {
+                    r.issue(keyNode, f.path(r.key(keyNode) ?? "object"), "instance_url and object are for salesforce channels")
+                }
+                c.baseURL = f["base_url"] == nil ? hubSpotBaseURL : httpURL("base_url")
+            } else {
+                if let keyNode = f.keyNode("base_url") {
+                    r.issue(keyNode, f.path("base_url"), "base_url is for hubspot channels; a salesforce channel gives instance_url")
+                }
+                if f["instance_url"] == nil {
+                    r.issue(node, p, "a salesforce channel needs \"instance_url\" (your org's URL, e.g. https://acme.my.salesforce.com)")
+                }
+                c.instanceURL = httpURL("instance_url")
+                if f["object"] == nil {
+                    r.issue(node, p, "a salesforce channel needs \"object\": Lead or Contact (what a Baton contact is in Salesforce)")
+                } else if let object = r.string(f, "object"), let objectNode = f["object"] {
+                    if ["Lead", "Contact"].contains(object) {
+                        c.object = object
+                    } else {
+                        r.issue(objectNode, f.path("object"), "unknown object \"\(object)\"; one of: Lead, Contact")
+                    }
+                }
+            }
+        case .webhook, .slack, .log:
+            for key in crmOnly {
+                guard let keyNode = f.keyNode(key) else { continue }
+                r.issue(keyNode, f.path(key), "\"\(key)\" is for hubspot and salesforce channels")
+            }
+            if f["events"] != nil {
+                if type != .webhook, let keyNode = f.keyNode("events") {
+                    r.issue(keyNode, f.path("events"), "only webhook channels take events")
+                } else if let items = r.strings(f, "events") {
+                    var events: [String] = []
+                    for item in items {
+                        if channelEvents.contains(item.text) {
+                            if !events.contains(item.text) { events.append(item.text) }
+                        } else {
+                            r.issue(item.node, item.path, "unknown event \"\(item.text)\"; one of: \(channelEvents.joined(separator: ", "))")
+                        }
+                    }
+                    c.events = events
+                }
+            }
+        }
+        c.ok = r.issues.count == before
+        return c
     }
 
     /// `[A-Z_][A-Z0-9_]*`.

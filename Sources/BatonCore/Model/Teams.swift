@@ -118,6 +118,13 @@ public struct ChannelsFile: Hashable, Sendable, Codable {
 
 public enum ChannelType: String, Hashable, Sendable, Codable, CaseIterable {
     case webhook, slack, log
+    /// Owner write-back to HubSpot (`PATCH /crm/v3/objects/contacts/{id}`).
+    case hubspot
+    /// Owner write-back to Salesforce (`PATCH /services/data/vNN.N/sobjects/{Lead|Contact}/{id}`).
+    case salesforce
+
+    /// The CRMs Baton writes owners back to (and reads owner ids of from a member's `crm` map).
+    public var isCRM: Bool { self == .hubspot || self == .salesforce }
 }
 
 /// A delivery channel. Secrets are named by environment variable, never stored.
@@ -132,6 +139,21 @@ public struct Channel: Hashable, Sendable, Codable {
     /// How long one delivery may take, connect to answer; at most `maxTimeoutSeconds`.
     public var timeout: TimeSpan
     public var maxAttempts: Int
+    /// CRM channels: the environment variable holding the API token (a HubSpot private app token,
+    /// a Salesforce OAuth access token).
+    public var tokenEnv: String?
+    /// HubSpot: the API's base URL (default `https://api.hubapi.com`; tests point it at a fake).
+    public var baseURL: String?
+    /// Salesforce: the org's instance URL, e.g. `https://acme.my.salesforce.com`.
+    public var instanceURL: String?
+    /// Salesforce: the object a Baton contact is, `Lead` or `Contact`.
+    public var object: String?
+    /// CRM channels: at most this many calls per period, across every relay (coordinated in the database).
+    public var rate: ChannelRate?
+    /// CRM channels: write every change of a contact's owner back to the CRM.
+    public var syncOwner: Bool?
+    /// Webhook channels: events sent besides notify steps' messages; today `owner.changed`.
+    public var events: [String]?
 
     /// The longest `timeout` a channel file may give: the outbox relay holds a row in flight for
     /// longer than its channel's timeout, so another relay never sends it meanwhile.
@@ -147,4 +169,30 @@ public struct Channel: Hashable, Sendable, Codable {
         self.timeout = timeout
         self.maxAttempts = maxAttempts
     }
+
+    /// Whether this channel writes owners back (a CRM channel with `sync_owner: true`).
+    public var writesOwners: Bool { type.isCRM && syncOwner == true }
+}
+
+/// A rate limit, `100/10s`: `calls` per `period`.
+public struct ChannelRate: Hashable, Sendable, Codable {
+    public var calls: Int
+    public var period: TimeSpan
+    public init(calls: Int, period: TimeSpan) {
+        self.calls = calls
+        self.period = period
+    }
+
+    /// Parses `100/10s` (a whole number, a slash, a duration; `100/s` is `100/1s`); nil when malformed.
+    public init?(parsing text: String) {
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard parts.count == 2, let calls = Int(parts[0]), calls > 0 else { return nil }
+        let periodText = parts[1].first?.isNumber == true ? parts[1] : "1" + parts[1]
+        guard let period = TimeSpan(parsing: periodText), period.seconds > 0 else { return nil }
+        self.calls = calls
+        self.period = period
+    }
+
+    /// Calls per second.
+    public var perSecond: Double { Double(calls) / Double(period.seconds) }
 }
