@@ -72,7 +72,7 @@ struct InstancesController {
             query.limit = 50
         }
         if let order = q.get("order") {
-            guard q.get("sort") == nil else { throw Problem.invalid("pass sort or order, not both (order=desc is sort=-id)") }
+            guard (q.get("sort") ?? "").isEmpty else { throw Problem.invalid("pass sort or order, not both (order=desc is sort=-id)") }
             switch order {
             case "asc": query.sort = .id
             case "desc": query.sort = .idDescending
