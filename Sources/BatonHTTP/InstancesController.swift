@@ -59,28 +59,31 @@ struct InstancesController {
         }
     }
 
-    /// `GET /v1/instances?workflow=&state=&owner=&team=&step=&contact=&limit=&cursor=&order=asc|desc`.
+    /// `GET /v1/instances?workflow=&version=&state=&owner=&team=&step=&contact=&started_after=&started_before=&limit=&cursor=&sort=`
+    /// (`sort=id|-id|run_at|-run_at|updated_at|-updated_at`, default `id`; `order=asc|desc` is the
+    /// older spelling of `sort=id|-id`).
     @Sendable func list(_ request: Request, context: BatonRequestContext) async throws -> Response {
         let q = request.uri.queryParameters
-        var query = InstanceQuery(
-            workflow: q.get("workflow"), state: q.get("state"), owner: q.get("owner"), team: q.get("team"),
-            step: q.get("step"), contact: q.get("contact"))
+        var query = try InstanceQuery.parse { name in q.get(name).flatMap { $0.isEmpty ? nil : $0 } }
         if let limit = q.get("limit") {
             guard let n = Int(limit) else { throw Problem.invalid("limit must be a number from 1 to 1000, got \(limit)") }
             query.limit = n
         } else {
             query.limit = 50
         }
-        if let cursor = q.get("cursor"), !cursor.isEmpty {
-            guard let after = InstancePage.id(fromCursor: cursor) else {
+        if let order = q.get("order") {
+            guard (q.get("sort") ?? "").isEmpty else { throw Problem.invalid("pass sort or order, not both (order=desc is sort=-id)") }
+            switch order {
+            case "asc": query.sort = .id
+            case "desc": query.sort = .idDescending
+            case let other: throw Problem.invalid("order must be asc or desc, got \(other)")
+            }
+        }
+        if let text = q.get("cursor"), !text.isEmpty {
+            guard let cursor = InstanceCursor(text: text) else {
                 throw Problem.invalid("cursor is not one this server gave out: pass next_cursor from the previous page")
             }
-            query.after = after
-        }
-        switch q.get("order") ?? "asc" {
-        case "asc": query.newestFirst = false
-        case "desc": query.newestFirst = true
-        case let other: throw Problem.invalid("order must be asc or desc, got \(other)")
+            query.after = cursor
         }
         return JSON.response(try await store.instancePage(query))
     }

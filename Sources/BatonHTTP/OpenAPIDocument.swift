@@ -154,20 +154,29 @@ paths:
       tags: [instances]
       summary: List instances, filtered, in keyset pages.
       description: |
-        Pages are ordered by id (ascending by default, `order=desc` for newest first). Pass
-        `next_cursor` as `cursor` for the next page; it is null on the last. Instances created while
-        paging ascending appear on later pages; none is repeated or skipped.
+        Pages are ordered by `sort`: `id` (the default: creation order), `-id` (newest first),
+        `run_at`, `-run_at`, `updated_at` or `-updated_at` (a leading `-` is descending; ties are
+        broken by id in the same direction). `order=asc|desc` is the older spelling of `sort=id|-id`;
+        pass one or the other. Pass `next_cursor` as `cursor` for the next page, with the same
+        `sort`; it is null on the last, and a cursor made for another sort is a 400. No row is
+        repeated or skipped unless its sort key changes while you page (`updated_at` changes on
+        every step); instances created meanwhile appear where they sort. `started_after` (inclusive)
+        and `started_before` (exclusive) filter by creation time, RFC 3339.
       operationId: listInstances
       parameters:
         - { name: workflow, in: query, schema: { type: string } }
+        - { name: version, in: query, schema: { type: integer, minimum: 1 } }
         - { name: state, in: query, schema: { $ref: "#/components/schemas/InstanceState" } }
         - { name: owner, in: query, schema: { type: string } }
         - { name: team, in: query, schema: { type: string } }
         - { name: step, in: query, schema: { type: string } }
         - { name: contact, in: query, schema: { type: string } }
+        - { name: started_after, in: query, description: "created at or after (RFC 3339)", schema: { type: string, format: date-time } }
+        - { name: started_before, in: query, description: "created before (RFC 3339)", schema: { type: string, format: date-time } }
         - { name: limit, in: query, schema: { type: integer, minimum: 1, maximum: 1000, default: 50 } }
         - { name: cursor, in: query, schema: { type: string } }
-        - { name: order, in: query, schema: { type: string, enum: [asc, desc], default: asc } }
+        - { name: sort, in: query, schema: { type: string, enum: [id, "-id", run_at, "-run_at", updated_at, "-updated_at"], default: id } }
+        - { name: order, in: query, description: "older spelling of sort=id|-id; not with sort", schema: { type: string, enum: [asc, desc] } }
       responses:
         "200":
           description: One page.

@@ -5,10 +5,8 @@ extension Store {
     /// How many instances a listing's filters match (the console's "all N matching").
     static let countInstances = """
         SELECT count(*) FROM workflow_instances i JOIN contacts c ON c.id = i.contact
-        WHERE ($1::text IS NULL OR i.workflow = $1) AND ($2::text IS NULL OR i.state = $2)
-          AND ($3::text IS NULL OR c.owner = $3) AND ($4::text IS NULL OR c.team = $4)
-          AND ($5::text IS NULL OR i.step = $5) AND ($6::text IS NULL OR i.contact = $6)
-        """
+
+        """ + instanceFilters
 
     /// The number of instances `query`'s filters match (its cursor and limit are ignored).
     public func countInstances(_ query: InstanceQuery) async throws -> Int {
@@ -16,24 +14,22 @@ extension Store {
             throw BatonError.invalid("unknown state \(state): one of \(instanceStates.joined(separator: ", "))")
         }
         return try await pool.withConnection { connection in
-            try await connection.query(Self.countInstances, [
-                query.workflow, query.state, query.owner, query.team, query.step, query.contact,
-            ])[0].decode(Int.self, at: 0)
+            try await connection.query(Self.countInstances, Self.filterParameters(query))[0].decode(Int.self, at: 0)
         }
     }
 
-    /// The ids a bulk action targets: the given ids ($1) or, when $1 is NULL, every instance the
-    /// filters ($2..$7) match. Rows are locked in id order, so two bulk actions never deadlock.
+    /// The ids a bulk action targets: among those the filters ($1..$9, `instanceFilters`) match,
+    /// the given ids ($10) or, when $10 is NULL, all. Rows are locked in id order, so two bulk
+    /// actions never deadlock.
     private static let bulkTarget = """
         SELECT i.id, i.state FROM workflow_instances i JOIN contacts c ON c.id = i.contact
-        WHERE ($1::bigint[] IS NULL OR i.id = ANY($1))
-          AND ($2::text IS NULL OR i.workflow = $2) AND ($3::text IS NULL OR i.state = $3)
-          AND ($4::text IS NULL OR c.owner = $4) AND ($5::text IS NULL OR c.team = $5)
-          AND ($6::text IS NULL OR i.step = $6) AND ($7::text IS NULL OR i.contact = $7)
+
+        """ + instanceFilters + """
+          AND ($10::bigint[] IS NULL OR i.id = ANY($10))
         ORDER BY i.id FOR UPDATE OF i
         """
     /// Cancels every live or failed target, as `cancelInstance` does one: the fence bump makes a
-    /// worker that holds one commit nothing. $8 = actor, $9 = reason.
+    /// worker that holds one commit nothing. $11 = actor, $12 = reason.
     static let cancelInstancesInBulk = "WITH target AS (" + bulkTarget + """
         ), moved AS (
             UPDATE workflow_instances i SET state = 'cancelled', finished_at = now(), lease_owner = NULL,
@@ -43,12 +39,12 @@ extension Store {
             RETURNING i.id, i.seq, i.step, t.state AS from_state
         ), events AS (
             INSERT INTO instance_events (instance, seq, step, from_state, to_state, worker, attempt, detail)
-            SELECT id, seq, step, from_state, 'cancelled', $8, 0, 'cancelled by ' || $8 || coalesce(': ' || $9, '')
+            SELECT id, seq, step, from_state, 'cancelled', $11, 0, 'cancelled by ' || $11 || coalesce(': ' || $12, '')
             FROM moved
         )
         SELECT count(*) FROM moved
         """
-    /// Retries every failed target from the step it failed at, as `retryInstances` does, and wakes workers. $8 = actor.
+    /// Retries every failed target from the step it failed at, as `retryInstances` does, and wakes workers. $11 = actor.
     static let retryInstancesInBulk = "WITH target AS (" + bulkTarget + """
         ), moved AS (
             UPDATE workflow_instances i SET state = 'ready', attempt = 0, run_at = now(), finished_at = NULL,
@@ -57,7 +53,7 @@ extension Store {
             RETURNING i.id, i.seq, i.step
         ), events AS (
             INSERT INTO instance_events (instance, seq, step, from_state, to_state, worker, attempt, detail)
-            SELECT id, seq, step, 'failed', 'ready', $8, 0, 'manual retry by ' || $8 FROM moved
+            SELECT id, seq, step, 'failed', 'ready', $11, 0, 'manual retry by ' || $11 FROM moved
         ), woken AS (
             SELECT pg_notify('baton_wake', 'retry') WHERE EXISTS (SELECT 1 FROM moved)
         )
@@ -79,9 +75,7 @@ extension Store {
         if let state = query.state, !instanceStates.contains(state) {
             throw BatonError.invalid("unknown state \(state): one of \(instanceStates.joined(separator: ", "))")
         }
-        let parameters: [(any PostgresEncodable)?] = [
-            ids, query.workflow, query.state, query.owner, query.team, query.step, query.contact,
-        ] + extra
+        let parameters: [(any PostgresEncodable)?] = Self.filterParameters(query) + [ids] + extra
         return try await pool.withConnection { connection in
             try await connection.query(sql, parameters)[0].decode(Int.self, at: 0)
         }

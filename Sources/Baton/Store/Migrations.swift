@@ -102,8 +102,8 @@ extension Store {
     /// A session-level advisory lock held for the whole run: two processes migrating at once take
     /// turns; the second then sees the first one's versions and applies nothing twice. Session-level
     /// (not per transaction) because no-transaction migrations run outside one. The key is fixed
-    /// ("baton" in hex).
-    static let lockMigrations = "SELECT pg_advisory_lock(x'6261746f6e'::bigint)"
+    /// ("baton" in hex). Tried, not waited for (see `migrate`): true when this session now holds it.
+    static let tryLockMigrations = "SELECT pg_try_advisory_lock(x'6261746f6e'::bigint)"
     /// Releases the run's lock.
     static let unlockMigrations = "SELECT pg_advisory_unlock(x'6261746f6e'::bigint)"
     static let appliedVersions = "SELECT version FROM baton_migrations ORDER BY version"
@@ -119,7 +119,12 @@ extension Store {
     /// when an applied migration's text differs from the copy given here.
     public func migrate(_ migrations: [Migration] = Migration.all) async throws -> MigrationReport {
         try await pool.withConnection { connection in
-            try await connection.query(Self.lockMigrations)
+            // Wait for the lock between statements, never inside one: a CREATE INDEX CONCURRENTLY in
+            // the holder's run waits for every open transaction, so a blocked pg_advisory_lock here
+            // would deadlock with it.
+            while try await !connection.query(Self.tryLockMigrations)[0].decode(Bool.self, at: 0) {
+                try await Task.sleep(for: .milliseconds(100))
+            }
             do {
                 let report = try await migrateLocked(migrations.sorted(by: { $0.version < $1.version }), on: connection)
                 try await connection.query(Self.unlockMigrations)

@@ -190,21 +190,27 @@ enum ConsoleAssets {
     <select id="f-workflow" name="workflow"><option value="">any</option>{{#workflows}}<option{{#selected}} selected{{/selected}}>{{value}}</option>{{/workflows}}</select></div>
   <div class="field"><label for="f-state">State</label>
     <select id="f-state" name="state"><option value="">any</option>{{#states}}<option{{#selected}} selected{{/selected}}>{{value}}</option>{{/states}}</select></div>
+  <div class="field"><label for="f-version">Version</label><input id="f-version" name="version" value="{{f_version}}" inputmode="numeric" size="4"></div>
   <div class="field"><label for="f-step">Step</label><input id="f-step" name="step" value="{{f_step}}"></div>
   <div class="field"><label for="f-owner">Owner</label><input id="f-owner" name="owner" value="{{f_owner}}"></div>
   <div class="field"><label for="f-team">Team</label><input id="f-team" name="team" value="{{f_team}}"></div>
   <div class="field"><label for="f-contact">Contact</label><input id="f-contact" name="contact" value="{{f_contact}}"></div>
+  <div class="field"><label for="f-started-after">Started after</label><input id="f-started-after" name="started_after" value="{{f_started_after}}" placeholder="2026-11-01T00:00:00Z" aria-describedby="started-hint"></div>
+  <div class="field"><label for="f-started-before">Started before</label><input id="f-started-before" name="started_before" value="{{f_started_before}}" placeholder="2026-12-01T00:00:00Z" aria-describedby="started-hint"></div>
+  {{#sort}}<input type="hidden" name="sort" value="{{sort}}">{{/sort}}
   <div class="field buttons"><button type="submit">Filter</button>{{#filtered}} <a href="{{clearLink}}">Clear</a>{{/filtered}}</div>
+  <p class="muted" id="started-hint">Times are RFC 3339 (UTC with Z, or an offset); after is inclusive, before is not.</p>
 </form>
+{{#formError}}<p class="flash-error" role="alert" id="filter-error">{{formError}}</p>{{/formError}}
 <form method="post" action="/instances/cancel" id="bulk">
   <input type="hidden" name="csrf" value="{{csrf}}">
   {{#filters}}<input type="hidden" name="{{name}}" value="{{value}}">{{/filters}}
   <div id="instances-live" data-live>
-  <p class="summary"><strong data-field="total">{{total}}</strong> matching · showing {{shown}} · <a href="{{orderLink}}">{{#desc}}oldest first{{/desc}}{{^desc}}newest first{{/desc}}</a></p>
+  <p class="summary"><strong data-field="total">{{total}}</strong> matching · showing {{shown}} · sort by a column's heading</p>
   {{#hasRows}}
   <div class="scroll">
   <table class="wide">
-    <thead><tr>{{#canAct}}<th scope="col"><span class="sr">Select</span></th>{{/canAct}}<th scope="col">Id</th><th scope="col">Workflow</th><th scope="col">Contact</th><th scope="col">State</th><th scope="col">Step</th><th scope="col">Owner</th><th scope="col">Team</th><th scope="col">Run at</th><th scope="col">Updated</th></tr></thead>
+    <thead><tr>{{#canAct}}<th scope="col"><span class="sr">Select</span></th>{{/canAct}}{{#sortId}}<th scope="col" aria-sort="{{ariaSort}}"><a href="{{link}}" class="sort">{{label}}{{#arrow}} {{arrow}}{{/arrow}}</a></th>{{/sortId}}<th scope="col">Workflow</th><th scope="col">Contact</th><th scope="col">State</th><th scope="col">Step</th><th scope="col">Owner</th><th scope="col">Team</th>{{#sortRunAt}}<th scope="col" aria-sort="{{ariaSort}}"><a href="{{link}}" class="sort">{{label}}{{#arrow}} {{arrow}}{{/arrow}}</a></th>{{/sortRunAt}}{{#sortUpdated}}<th scope="col" aria-sort="{{ariaSort}}"><a href="{{link}}" class="sort">{{label}}{{#arrow}} {{arrow}}{{/arrow}}</a></th>{{/sortUpdated}}</tr></thead>
     <tbody>
     {{#rows}}
     <tr data-instance="{{id}}">

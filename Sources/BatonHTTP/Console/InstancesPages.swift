@@ -21,32 +21,50 @@ struct InstancesPages {
     }
 
     /// The filters, by their API names.
-    static let filterNames = ["workflow", "state", "step", "owner", "team", "contact"]
+    static let filterNames = InstanceQuery.filterNames
 
+    /// The filters and sort of a form or query string (`order=desc` is the older spelling of `sort=-id`).
     static func query(_ form: FormData) throws -> InstanceQuery {
-        if let state = form["state"], !instanceStates.contains(state) {
-            throw ConsoleError.invalid("unknown state \(state): one of \(instanceStates.joined(separator: ", "))")
-        }
-        return InstanceQuery(workflow: form["workflow"], state: form["state"], owner: form["owner"], team: form["team"],
-                             step: form["step"], contact: form["contact"])
+        var query = try InstanceQuery.parse { form[$0] }
+        if form["sort"] == nil, form["order"] == "desc" { query.sort = .idDescending }
+        return query
     }
 
     static func filterItems(_ form: FormData) -> [(String, String?)] { filterNames.map { ($0, form[$0]) } }
 
+    /// The sortable columns: header text and the order a click on it asks for.
+    static let sortColumns: [(column: String, label: String)] = [("id", "Id"), ("run_at", "Run at"), ("updated_at", "Updated")]
+
     @Sendable func list(_ request: Request, context: ConsoleContext) async throws -> Response {
         let q = FormData(parsing: request.uri.query ?? "")
-        var query = try Self.query(q)
-        query.limit = 50
-        query.newestFirst = q["order"] == "desc"
-        if let cursor = q["cursor"] {
-            guard let after = InstancePage.id(fromCursor: cursor) else { throw ConsoleError.invalid("that page link is not valid any more") }
-            query.after = after
-        }
-        let page = try await store.instancePage(query)
-        let total = try await store.countInstances(query)
-        let workflows = try await store.workflowSummaries().map(\.name)
         let filters = Self.filterItems(q)
-        let rows: [[String: Any]] = page.items.map { item in
+        var query: InstanceQuery
+        var problem: String?
+        do {
+            query = try Self.query(q)
+            if let text = q["cursor"] {
+                guard let cursor = InstanceCursor(text: text) else { throw ConsoleError.invalid("that page link is not valid any more") }
+                query.after = cursor
+            }
+        } catch let error as BatonError {
+            (query, problem) = (InstanceQuery(), error.description)
+        } catch ConsoleError.invalid(let message) {
+            (query, problem) = (InstanceQuery(), message)
+        }
+        query.limit = 50
+        let sort = q["sort"] == nil && query.sort == .idDescending ? "-id" : q["sort"].flatMap { InstanceSort(rawValue: $0) }?.rawValue
+        var page: InstancePage?
+        var total = 0
+        if problem == nil {
+            do {
+                page = try await store.instancePage(query)
+                total = try await store.countInstances(query)
+            } catch let error as BatonError {
+                problem = error.description
+            }
+        }
+        let workflows = try await store.workflowSummaries().map(\.name)
+        let rows: [[String: Any]] = (page?.items ?? []).map { item -> [String: Any] in
             [
                 "id": item.id, "workflow": item.workflow, "version": item.version, "contact": item.contact,
                 "contactLink": "/contacts/\(FormData.encode(item.contact))", "state": item.state, "step": item.step,
@@ -54,23 +72,34 @@ struct InstancesPages {
                 "runAt": ConsoleFormat.time(item.run_at) as Any, "updatedAt": ConsoleFormat.time(item.updated_at) as Any,
             ]
         }
-        let here = ConsoleFormat.link("/instances", filters + [("order", q["order"]), ("cursor", q["cursor"])])
+        let here = ConsoleFormat.link("/instances", filters + [("sort", sort), ("cursor", q["cursor"])])
         var data: [String: Any] = [
             "rows": rows, "total": total, "shown": rows.count, "hasRows": !rows.isEmpty, "here": here,
             "filters": filters.map { ["name": $0.0, "value": $0.1 ?? ""] },
             "states": instanceStates.map { ["value": $0, "selected": q["state"] == $0] },
             "workflows": workflows.map { ["value": $0, "selected": q["workflow"] == $0] },
-            "desc": q["order"] == "desc",
             "filtered": filters.contains { $0.1 != nil },
             "clearLink": "/instances",
+            "sort": sort ?? "",
         ]
-        for (name, value) in filters { data["f_\(name)"] = value ?? "" }
-        if let next = page.next_cursor {
-            data["nextLink"] = ConsoleFormat.link("/instances", filters + [("order", q["order"]), ("cursor", next)])
+        for (key, (column, label)) in zip(["sortId", "sortRunAt", "sortUpdated"], Self.sortColumns) {
+            data[key] = { () -> [String: Any] in
+                // A click sorts by the column ascending, or flips it when the list is already sorted by it.
+                let current = query.sort.column == column ? query.sort : nil
+                let next = current.map { $0.reversed } ?? InstanceSort(rawValue: column)!
+                return ["label": label, "link": ConsoleFormat.link("/instances", filters + [("sort", next == .id ? nil : next.rawValue)]),
+                        "ariaSort": current.map { $0.descending ? "descending" : "ascending" } ?? "none",
+                        "arrow": current.map { $0.descending ? "▼" : "▲" } ?? ""]
+            }()
         }
-        if q["cursor"] != nil { data["firstLink"] = ConsoleFormat.link("/instances", filters + [("order", q["order"])]) }
-        data["orderLink"] = ConsoleFormat.link("/instances", filters + [("order", q["order"] == "desc" ? nil : "desc")])
-        return await renderer.page("instances", title: "Instances", data, request: request, context: context)
+        if let problem { data["formError"] = problem }
+        for (name, value) in filters { data["f_\(name)"] = value ?? "" }
+        if let next = page?.next_cursor {
+            data["nextLink"] = ConsoleFormat.link("/instances", filters + [("sort", sort), ("cursor", next)])
+        }
+        if q["cursor"] != nil { data["firstLink"] = ConsoleFormat.link("/instances", filters + [("sort", sort)]) }
+        return await renderer.page("instances", title: "Instances", data, request: request, context: context,
+                                   status: problem == nil ? .ok : .badRequest)
     }
 
     @Sendable func bulkRetry(_ request: Request, context: ConsoleContext) async throws -> Response {
