@@ -67,6 +67,16 @@ extension DefinitionLoader {
                     r.issue(node, p, "a \(type.rawValue) channel needs \"url\" or \"url_env\" (the environment variable holding the URL)")
                 } else if let urlEnvKey = f.keyNode("url_env"), f["url"] != nil {
                     r.issue(urlEnvKey, f.path("url_env"), "give \"url\" or \"url_env\", not both")
+                } else if type == .slack, let node = f["url"] {
+                    // A Slack incoming-webhook URL is itself the credential: it must not sit in a file.
+                    r.issue(node, f.path("url"), "a Slack webhook URL is a secret: put it in an environment variable and "
+                            + "name that with url_env (e.g. url_env: BATON_SLACK_WEBHOOK_URL)")
+                } else if type == .webhook, f["secret_env"] != nil, let url, let node = f["url"],
+                          url.hasPrefix("http://"), !Self.isLoopback(url) {
+                    // The signature proves who sent it; only TLS keeps the message and the signed
+                    // timestamp from being read and replayed on the way.
+                    r.issue(node, f.path("url"), "a signed webhook must use https:// (http:// only to localhost, "
+                            + "127.0.0.1 or [::1])")
                 }
             } else if type == .log, let key = f.keyNode("url") ?? f.keyNode("url_env") {
                 r.issue(key, f.path(r.key(key) ?? "url"), "a log channel delivers nothing and takes no URL; types: \(types)")
@@ -191,3 +201,22 @@ extension DefinitionLoader {
         return text.unicodeScalars.allSatisfy { $0 == "_" || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
     }
 }
+
+extension DefinitionLoader {
+    /// True for an http(s) URL whose host is localhost, 127.0.0.0/8 or [::1].
+    static func isLoopback(_ url: String) -> Bool {
+        guard let rest = url.split(separator: "://", maxSplits: 1).dropFirst().first else { return false }
+        let authority = rest.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+        let hostPort = authority.split(separator: "@").last.map(String.init) ?? authority
+        let host: String
+        if hostPort.hasPrefix("[") {
+            host = String(hostPort.dropFirst().prefix { $0 != "]" })
+        } else {
+            host = String(hostPort.prefix { $0 != ":" })
+        }
+        let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+        let ipv4Loopback = octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+        return host == "localhost" || host == "::1" || ipv4Loopback
+    }
+}
+
