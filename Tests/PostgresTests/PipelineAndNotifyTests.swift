@@ -40,27 +40,24 @@ struct PipelineAndNotifyTests {
         #expect(try await connection.pipeline([Statement("SELECT 1")]).count == 1)
     }
 
-    /// The listener waits on the socket, so a NOTIFY arrives in milliseconds, not a poll interval.
-    /// The best of three trials must be under 100 ms, so a machine busy with parallel tests for a
-    /// moment does not fail it, while a polling listener (or one stuck behind the thread pool) would.
-    @Test func notifyArrivesWithin100Milliseconds() async throws {
+    /// The listener waits on the socket, so a NOTIFY arrives when it is sent, not at the next probe or
+    /// poll. Shown without a stopwatch (a slow machine must not fail a test): with the probe set to an
+    /// hour, notifications still arrive, in order, with their payloads — a polling listener would wait
+    /// the hour and the test would time out. How fast they arrive is a benchmark's business.
+    @Test(.timeLimit(.minutes(1))) func notifyArrivesWithoutWaitingForAProbe() async throws {
         let listener = try await Connection.connect(config)
         let sender = try await Connection.connect(config)
         defer { Task { await sender.close(); await listener.close() } }
-        let stream = try await listener.notifications(listeningTo: ["baton_test", "other channel"])
+        let stream = try await listener.notifications(listeningTo: ["baton_test", "other channel"], probeInterval: .seconds(3600))
         var iterator = stream.makeAsyncIterator()
-        var best = Duration.seconds(60)
         for trial in 0..<3 {
-            let sent = ContinuousClock.now
             try await sender.query("SELECT pg_notify($1, $2)", ["baton_test", "payload \(trial)"])
             let notification = try await iterator.next()
-            best = min(best, ContinuousClock.now - sent)
             #expect(notification?.channel == "baton_test")
             #expect(notification?.payload == "payload \(trial)")
         }
         try await sender.query("SELECT pg_notify($1, $2)", ["other channel", "ünïcode"])
         #expect(try await iterator.next()?.payload == "ünïcode")
-        #expect(best < .milliseconds(100), "best NOTIFY latency \(best)")
     }
 
     @Test func listeningStopsWhenTheTaskIsCancelled() async throws {
