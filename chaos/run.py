@@ -208,7 +208,7 @@ class API:
             self.sent["reassigns"] += 1
 
 
-def psql(args, database, sql, *extra):
+def psql(database, sql, *extra):
     return subprocess.run([str(ROOT / "scripts/pg"), "psql", "-d", database, "-Atq", "-v", "ON_ERROR_STOP=1",
                            *extra, "-c", sql], check=True, capture_output=True, text=True).stdout.strip()
 
@@ -230,7 +230,7 @@ def main():
     started = time.time()
 
     database = f"baton_chaos_{os.getpid()}"
-    psql(args, "baton", f"CREATE DATABASE {database}")
+    psql("baton", f"CREATE DATABASE {database}")
     url = args.database_url.replace("/baton?", f"/{database}?")
     partition = Partition(args.pg_port)
     proxy_url = url.replace(f":{args.pg_port}/", f":{partition.port}/")
@@ -287,7 +287,7 @@ def main():
         thread.start()
 
     def finished():
-        return int(psql(args, database, "SELECT count(*) FROM workflow_instances WHERE state IN ('completed', 'failed', 'cancelled')"))
+        return int(psql(database, "SELECT count(*) FROM workflow_instances WHERE state IN ('completed', 'failed', 'cancelled')"))
 
     partitioned_at = restarted_at = None
     cut_seconds = 0.0
@@ -328,7 +328,7 @@ def main():
     # The relay may still deliver the last notifications: wait for the outbox to drain.
     drain_deadline = time.time() + 120
     while time.time() < drain_deadline:
-        if psql(args, database, "SELECT count(*) FROM outbox WHERE status IN ('pending', 'delivering')") == "0":
+        if psql(database, "SELECT count(*) FROM outbox WHERE status IN ('pending', 'delivering')") == "0":
             break
         time.sleep(0.5)
     statuses = fleet.stop()
@@ -340,7 +340,7 @@ def main():
     receiver.stop()
     # A closed client's backend takes a moment to exit; give them 10 s before counting what is left.
     for _ in range(40):
-        if psql(args, database, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()") == "0":
+        if psql(database, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()") == "0":
             break
         time.sleep(0.25)
 
@@ -370,7 +370,7 @@ def main():
     for failure in failures:
         print(f"  FAIL  {failure}")
     if not args.keep:
-        psql(args, "baton", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
+        psql("baton", f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
     print("PASS" if passed else "FAIL")
     return 0 if passed else 1
 

@@ -9,15 +9,17 @@ extension Connection {
     /// A COMMIT that the server turns into a rollback (the transaction had failed and `body`
     /// swallowed the error) throws instead of pretending to succeed.
     ///
-    /// Called while a transaction is already open on this connection (an outer unit of work such
-    /// as an idempotent HTTP request, see `ConnectionPool.withAmbientTransaction`), it nests: `body`
+    /// Called on the connection of an enclosing `ConnectionPool.withAmbientTransaction` (an outer
+    /// unit of work such as an idempotent HTTP request), it nests: `body`
     /// runs in a savepoint that is released when it returns and rolled back to when it throws, and
     /// the outer transaction decides whether anything commits. The outer isolation level applies.
     @discardableResult
     public nonisolated(nonsending) func transaction<T>(
         isolation: IsolationLevel = .readCommitted, _ body: (Connection) async throws -> T
     ) async throws -> T {
-        if try await isInTransaction() {
+        // Nested only inside `withAmbientTransaction`, which opened the outer transaction on this
+        // connection: a task-local read, no round trip to the connection's queue.
+        if ConnectionPool.ambient?.connection === self {
             try await simpleQuery("SAVEPOINT baton_nested")
             do {
                 let value = try await body(self)

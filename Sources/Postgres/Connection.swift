@@ -261,11 +261,6 @@ public final class Connection: @unchecked Sendable {
         }) ?? false
     }
 
-    /// True while a transaction is open on this connection (a statement inside `transaction`).
-    public func isInTransaction() async throws -> Bool {
-        try await run { PQtransactionStatus($0) != PQTRANS_IDLE }
-    }
-
     /// The server process id serving this connection.
     public func backendPID() async throws -> Int32 {
         try await run { PQbackendPID($0) }

@@ -32,20 +32,6 @@ public struct AuditFinding: Sendable, Codable, Hashable {
         self.rule = rule
         self.attributes = attributes
     }
-
-    /// The JSON always carries every field (null when absent), as the other listings do.
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(kind, forKey: .kind)
-        try c.encode(contact, forKey: .contact)
-        try c.encode(member, forKey: .member)
-        try c.encode(team, forKey: .team)
-        try c.encode(detail, forKey: .detail)
-        try c.encode(suggestion, forKey: .suggestion)
-        try c.encode(step, forKey: .step)
-        try c.encode(rule, forKey: .rule)
-        try c.encode(attributes, forKey: .attributes)
-    }
 }
 
 /// What `audit` looks for and how far.

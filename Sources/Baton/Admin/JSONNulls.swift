@@ -10,4 +10,5 @@ extension KeyedEncodingContainer {
     public mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { try encode(value, forKey: key) }
     public mutating func encodeIfPresent(_ value: Date?, forKey key: Key) throws { try encode(value, forKey: key) }
     public mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { try encode(value, forKey: key) }
+    public mutating func encodeIfPresent(_ value: [String]?, forKey key: Key) throws { try encode(value, forKey: key) }
 }

@@ -24,24 +24,6 @@ public struct AttributionRow: Sendable, Codable, Hashable {
     /// Retention teams only (null elsewhere): records assigned with no churn signal since, and churn signals.
     public var retained: Int?
     public var churned: Int?
-
-    /// The JSON always carries every field (null when absent).
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(member, forKey: .member)
-        try c.encode(team, forKey: .team)
-        try c.encode(assigned, forKey: .assigned)
-        try c.encode(first_touch_p50_s, forKey: .first_touch_p50_s)
-        try c.encode(first_touch_p90_s, forKey: .first_touch_p90_s)
-        try c.encode(sla_met, forKey: .sla_met)
-        try c.encode(sla_breached, forKey: .sla_breached)
-        try c.encode(escalations_received, forKey: .escalations_received)
-        try c.encode(escalations_caused, forKey: .escalations_caused)
-        try c.encode(conversions, forKey: .conversions)
-        try c.encode(revenue, forKey: .revenue)
-        try c.encode(retained, forKey: .retained)
-        try c.encode(churned, forKey: .churned)
-    }
 }
 
 /// `stats --by owner|team`: outcomes attributed to owners or teams.
