@@ -147,18 +147,25 @@ enum TextFormat {
 
     /// `{"a","b \"c\"",NULL}`: every element quoted, so any text round-trips.
     static func formatArray(_ elements: [String?]) -> String {
-        var out = "{"
+        // Built as UTF-8 bytes: `"` and `\` are single bytes that never occur inside a multi-byte
+        // sequence, so escaping byte by byte keeps every character intact.
+        var capacity = 2
+        for element in elements { capacity += (element?.utf8.count ?? 4) + 3 }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(capacity + capacity / 8)
+        bytes.append(UInt8(ascii: "{"))
         for (index, element) in elements.enumerated() {
-            if index > 0 { out += "," }
-            guard let element else { out += "NULL"; continue }
-            out += "\""
-            for ch in element.unicodeScalars {
-                if ch == "\"" || ch == "\\" { out += "\\" }
-                out.unicodeScalars.append(ch)
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            guard let element else { bytes.append(contentsOf: "NULL".utf8); continue }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in element.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { bytes.append(UInt8(ascii: "\\")) }
+                bytes.append(byte)
             }
-            out += "\""
+            bytes.append(UInt8(ascii: "\""))
         }
-        return out + "}"
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Parses a one-dimensional array literal; nil when it is not one.

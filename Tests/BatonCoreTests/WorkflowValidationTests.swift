@@ -627,4 +627,14 @@ import Testing
             ["contact.id": "C-1", "owner.name": "Ana O'Brien", "owner.email": "ana@example.com", "reason": "purchased"])
         #expect(text == "C-1 for Ana O'Brien <ana@example.com> (purchased), no deadline")
     }
+
+    @Test func aNameThatOthersContinueIsASectionAndUnknownNamesRenderEmpty() {
+        let values = ["contact.consent": "yes", "contact.consent.email": "false", "contact.id": "C-9", "team": "",
+                      "contact.name": "Zoë", "a.b.c": "deep"]
+        #expect(Template.render("{{#contact.consent}}email={{email}}{{/contact.consent}}", values) == "email=false")
+        #expect(Template.render("{{contact.consent.email}}|{{contact.missing}}|{{nobody.name}}|{{a.b.c}}", values)
+                == "false|||deep")
+        #expect(Template.render("{{#contact}}{{name}} {{id}}{{/contact}}{{^deadline}} (no deadline){{/deadline}}", values)
+                == "Zoë C-9 (no deadline)")
+    }
 }

@@ -52,7 +52,7 @@ struct TypeRoundTripTests {
     }
 
     @Test func arrays() async throws {
-        let texts = ["a", "b,c", "quote\"d", "back\\slash", "", "NULL", "{braces}"]
+        let texts = ["a", "b,c", "quote\"d", "back\\slash", "", "NULL", "{braces}", "Jürgen \"Zoë\" 東京 🎉\\"]
         #expect(try await roundTrip(texts, as: "text[]") == texts)
         #expect(try await roundTrip([1, -2, 3], as: "int8[]") == [1, -2, 3])
         #expect(try await roundTrip([Int32(5)], as: "int4[]") == [5])

@@ -13,30 +13,26 @@ public enum Template {
 
     public static func render(_ template: String, _ values: [String: String]) -> String {
         guard let compiled = cache.compiled(template) else { return template }
-        return compiled.render(nested(values))
+        return compiled.render(DottedNames(values: values, prefix: ""))
     }
 
     /// Workflows have few distinct templates and render them for every instance: parse each once.
     private static let cache = TemplateCache()
+}
 
-    /// `["owner.name": "Ana"]` -> `["owner": ["name": "Ana"]]`.
-    static func nested(_ values: [String: String]) -> [String: Any] {
-        var root: [String: Any] = [:]
-        func insert(_ path: ArraySlice<Substring>, _ value: String, into dictionary: inout [String: Any]) {
-            guard let head = path.first.map(String.init) else { return }
-            if path.count == 1 {
-                if dictionary[head] == nil { dictionary[head] = value }
-                return
-            }
-            var child = dictionary[head] as? [String: Any] ?? [:]
-            insert(path.dropFirst(), value, into: &child)
-            dictionary[head] = child
-        }
-        // Shorter paths first, so `contact.consent` and `contact.consent.email` keep the nested one.
-        for (key, value) in values.sorted(by: { $0.key.count > $1.key.count }) {
-            insert(key.split(separator: ".")[...], value, into: &root)
-        }
-        return root
+/// Flat dotted names seen by mustache as nested contexts, resolved as the template asks for
+/// them: nested dictionaries without building them (a template names a few variables;
+/// the values hold every attribute). A name that other names continue (`contact.consent` beside
+/// `contact.consent.email`) is a context (the longer names win).
+struct DottedNames: MustacheParent {
+    let values: [String: String]
+    let prefix: String
+
+    func child(named name: String) -> Any? {
+        let key = prefix.isEmpty ? name : prefix + "." + name
+        let continued = key + "."
+        if values.keys.contains(where: { $0.hasPrefix(continued) }) { return DottedNames(values: values, prefix: key) }
+        return values[key]
     }
 }
 
