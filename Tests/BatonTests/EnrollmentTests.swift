@@ -37,6 +37,39 @@ struct EnrollmentTests {
         #expect(ContinuousClock.now - stopAt < .seconds(5))  // an idle worker stops at once, not after its poll
     }
 
+    /// `signal --file`: every good line stores one signal and wakes its waiting instance; a bad
+    /// line and an unknown contact are reported with their line numbers and change nothing.
+    @Test func signalsFromAFileWakeTheirWaitsAndReportBadLines() async throws {
+        let engine = try await Engine.make("signalfile", workflows: [StepKindTests.sla.replacingOccurrences(of: "within: 1s", with: "within: 1h")])
+        defer { Task { await engine.close() } }
+        var ids: [Int] = []
+        for n in 1...5 { ids.append(try await engine.start("sla", "C-\(n)")) }
+        try await engine.drain()
+        for id in ids { #expect(try await engine.state(id).state == "waiting") }
+        let path = try file("touched.jsonl", """
+            {"contact": "C-1"}
+            {"contact": "C-2", "attributes": {"by": "ana"}}
+            not json
+            {"contact": "NOBODY"}
+            {"contact": "C-3"}
+
+            """)
+        let result = try await ctl(engine, ["signal", "first_touch", "--file", path, "--batch-size", "2"])
+        #expect(result.status == 0)
+        #expect(result.output.contains("touched.jsonl:3: not a JSON object"))
+        #expect(result.output.contains("touched.jsonl:4: unknown contact NOBODY (skipped)"))
+        #expect(result.output.contains("stored 3 first_touch signal(s), woke 3 waiting instance(s); skipped 2 line(s)"))
+        let payload: String? = try await engine.scalar("SELECT payload::text FROM signals WHERE contact = 'C-2'")
+        #expect(payload == #"{"by": "ana"}"#)
+        #expect(try await engine.scalar("SELECT count(*) FROM signals") as Int == 3)
+        try await engine.drain()
+        for id in ids.prefix(3) { #expect(try await engine.state(id).state == "completed") }
+        for id in ids.suffix(2) { #expect(try await engine.state(id).state == "waiting") }
+        let refused = try await ctl(engine, ["signal", "first_touch", "--file", path, "--contact", "C-1"])
+        #expect(refused.status != 0)
+        #expect(refused.output.contains("leave out --contact"))
+    }
+
     @Test func jsonlEnrollmentReportsBadLinesAndSkipsThem() async throws {
         let engine = try await Engine.make("jsonl", workflows: [StepKindTests.sla])
         defer { Task { await engine.close() } }
