@@ -54,7 +54,7 @@ extension Store {
     /// Enrolls contacts in the newest version of `workflow`, in one transaction.
     /// Throws `BatonError.notFound` when the workflow has never been applied.
     public func enroll(_ requests: [EnrollmentRequest], in workflow: String, notify: Bool = true) async throws -> [Enrollment] {
-        guard let stored = try await self.workflow(workflow) else {
+        guard let stored = try await newestWorkflow(workflow) else {
             throw BatonError.notFound("unknown workflow \(workflow): apply it first with `batonctl workflows apply FILE`")
         }
         guard !requests.isEmpty else { return [] }

@@ -6,6 +6,8 @@ import Postgres
 public struct Store: Sendable {
     public let pool: ConnectionPool
     let logger: Logger
+    /// Workflow versions this process has decoded (they never change once stored).
+    let definitionCache = DefinitionCache()
 
     public init(pool: ConnectionPool, logger: Logger = Logger(label: "baton.store")) {
         self.pool = pool

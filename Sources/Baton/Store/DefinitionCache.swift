@@ -1,0 +1,40 @@
+import BatonCore
+import Foundation
+import Postgres
+
+/// Decoded workflow definitions by name and version. A stored version never changes (a changed
+/// file becomes a new version), so a process decodes each version once; only "which version is
+/// newest" is asked of the database on every enrollment. `@unchecked Sendable`: `entries` is only
+/// touched under `lock`.
+final class DefinitionCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [String: StoredWorkflow] = [:]
+
+    func lookup(_ name: String, _ version: Int) -> StoredWorkflow? {
+        lock.withLock { entries["\(version) \(name)"] }
+    }
+
+    func remember(_ stored: StoredWorkflow) {
+        lock.withLock {
+            if entries.count > 1_000 { entries.removeAll() }  // bounded; versions come from applied files
+            entries["\(stored.version) \(stored.name)"] = stored
+        }
+    }
+}
+
+extension Store {
+    /// The newest version of workflow $1 (its number only: the definition comes from the cache).
+    static let selectNewestVersion = "SELECT max(version) AS version FROM workflow_definitions WHERE name = $1"
+
+    /// The newest version of `name`, decoded once per process and version; nil when never applied.
+    func newestWorkflow(_ name: String) async throws -> StoredWorkflow? {
+        let newest = try await pool.withConnection { connection in
+            try await connection.query(Self.selectNewestVersion, [name])[0].decode(Int?.self, "version")
+        }
+        guard let newest else { return nil }
+        if let cached = definitionCache.lookup(name, newest) { return cached }
+        guard let stored = try await workflow(name, version: newest) else { return nil }
+        definitionCache.remember(stored)
+        return stored
+    }
+}
