@@ -132,6 +132,40 @@ struct CommandLineTests {
         try await runProgram(try Engine.binary("batonctl"), arguments, environment: ["DATABASE_URL": engine.config.urlForChildren])
     }
 
+    /// `instances list` takes the API's filters and sorts and pages with the cursor it prints.
+    @Test func instancesListSortsFiltersAndPages() async throws {
+        let engine = try await Engine.make("clilist", workflows: [StepKindTests.slaLong])
+        defer { Task { await engine.close() } }
+        var ids: [Int] = []
+        for n in 1...5 { ids.append(try await engine.start("sla", "C-\(n)")) }
+        func idsIn(_ output: String) -> [Int] {
+            // The table's rows (the header and the "more:" line on stderr are not numbers).
+            output.split(separator: "\n").compactMap { $0.split(separator: " ").first.flatMap { Int($0) } }
+        }
+        let first = try await ctl(engine, ["instances", "list", "--sort", "-id", "--limit", "2"])
+        #expect(first.status == 0)
+        #expect(idsIn(first.output) == [ids[4], ids[3]])
+        let more = try #require(first.output.split(separator: "\n").first { $0.hasPrefix("more: batonctl ") })
+        let cursor = String(try #require(more.split(separator: " ").last))
+        #expect(more.contains("--sort -id --limit 2 --after"))
+        let second = try await ctl(engine, ["instances", "list", "--sort", "-id", "--limit", "2", "--after", cursor])
+        #expect(idsIn(second.output) == [ids[2], ids[1]])
+        let filtered = try await ctl(engine, ["instances", "list", "--version", "1", "--started-after", "2000-01-01T00:00:00Z",
+                                              "--started-before", "2999-01-01T00:00:00Z", "--contact", "C-3"])
+        #expect(idsIn(filtered.output) == [ids[2]])
+        #expect(!filtered.output.contains("more:"))
+        let none = try await ctl(engine, ["instances", "list", "--version", "2"])
+        #expect(idsIn(none.output) == [])
+        for (arguments, message) in [(["--sort", "owner"], "sort must be one of"), (["--version", "x"], "version must be a whole number"),
+                                     (["--started-after", "yesterday"], "started-after must be an RFC 3339 time"),
+                                     (["--after", "nonsense!"], "--after takes the cursor"),
+                                     (["--sort", "run_at", "--after", cursor], "the cursor belongs to sort=id")] {
+            let refused = try await ctl(engine, ["instances", "list"] + arguments)
+            #expect(refused.status != 0, "\(arguments)")
+            #expect(refused.output.contains(message), "\(arguments): \(refused.output)")
+        }
+    }
+
     @Test func applyReportsNewVersionsAndUnchanged() async throws {
         let engine = try await Engine.make("cliapply")
         defer { Task { await engine.close() } }

@@ -31,46 +31,7 @@ public struct TimelineEntry: Sendable, Codable {
     public var error: String?
 }
 
-/// Filters for `instances list`.
-public struct InstanceFilter: Sendable {
-    public var workflow: String?
-    public var state: String?
-    public var owner: String?
-    public var team: String?
-    public var step: String?
-    public var contact: String?
-    public var limit: Int
-    public init(workflow: String? = nil, state: String? = nil, owner: String? = nil, team: String? = nil,
-                step: String? = nil, contact: String? = nil, limit: Int = 100) {
-        self.contact = contact
-        self.workflow = workflow
-        self.state = state
-        self.owner = owner
-        self.team = team
-        self.step = step
-        self.limit = limit
-    }
-}
-
 extension Store {
-    static let listInstances = """
-        SELECT i.id, i.workflow, i.version, i.contact, i.state, i.step, c.owner, c.team, i.priority, i.run_at, i.updated_at
-        FROM workflow_instances i JOIN contacts c ON c.id = i.contact
-        WHERE ($1::text IS NULL OR i.workflow = $1) AND ($2::text IS NULL OR i.state = $2)
-          AND ($3::text IS NULL OR c.owner = $3) AND ($4::text IS NULL OR c.team = $4)
-          AND ($5::text IS NULL OR i.step = $5) AND ($7::text IS NULL OR i.contact = $7)
-        ORDER BY i.id LIMIT $6
-        """
-
-    public func instances(_ filter: InstanceFilter) async throws -> [InstanceSummary] {
-        try await pool.withConnection { connection in
-            try await connection.query(
-                Self.listInstances,
-                [filter.workflow, filter.state, filter.owner, filter.team, filter.step, filter.limit, filter.contact]
-            ).map(Self.instanceSummary)
-        }
-    }
-
     static func instanceSummary(_ row: Row) throws -> InstanceSummary {
         InstanceSummary(
             id: String(try row.decode(Int.self, "id")), workflow: try row.decode("workflow"),
