@@ -14,8 +14,8 @@ struct BatonServer: AsyncParsableCommand {
         commandName: "baton-server",
         abstract: "Serve Baton's HTTP API (JSON under /v1, bearer tokens from `batonctl tokens create`).",
         discussion: """
-            The address comes from --listen, then BATON_LISTEN, then 127.0.0.1:8080. The database comes
-            from --database-url, then DATABASE_URL, then libpq's PG* variables. SIGTERM or SIGINT: stop
+            The address comes from --listen, then BATON_LISTEN, then 127.0.0.1:8080. The database comes \
+            from --database-url, then DATABASE_URL, then libpq's PG* variables. SIGTERM or SIGINT: stop \
             accepting, finish the requests in flight, exit 0.
 
             Examples:

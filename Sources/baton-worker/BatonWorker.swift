@@ -13,7 +13,7 @@ struct BatonWorker: AsyncParsableCommand {
         commandName: "baton-worker",
         abstract: "Run Baton's workflow instances. Start as many as you like, on any host.",
         discussion: """
-            Stops on SIGTERM or SIGINT: claims nothing more, commits what it holds, exits 0.
+            Stops on SIGTERM or SIGINT: claims nothing more, commits what it holds, exits 0. \
             The database comes from --database-url, then DATABASE_URL, then libpq's PG* variables.
 
             Examples:

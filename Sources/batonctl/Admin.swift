@@ -18,8 +18,8 @@ struct Stuck: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List instances that need a human, why, and the command that fixes each.",
         discussion: """
-            Reasons: failed (retries exhausted), lease_expired (a worker died holding it), overdue (due or
-            past its deadline but no worker ran it: are workers down?), unowned (queued, nobody eligible),
+            Reasons: failed (retries exhausted), lease_expired (a worker died holding it), overdue (due or \
+            past its deadline but no worker ran it: are workers down?), unowned (queued, nobody eligible), \
             delivery_failed (a dead notification), orphaned_version (its definition cannot be loaded).
 
             Example:
@@ -107,7 +107,14 @@ struct Resume: AsyncParsableCommand {
 }
 
 struct Contacts: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Inspect contacts; erase one for a privacy request.", subcommands: [Show.self, EraseContact.self])
+    static let configuration = CommandConfiguration(
+        abstract: "Inspect contacts; erase one for a privacy request.",
+        discussion: """
+            Examples:
+              batonctl contacts show C-1001
+              batonctl contacts erase C-1001
+            """,
+        subcommands: [Show.self, EraseContact.self])
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -138,7 +145,7 @@ struct Reassign: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Give a contact to a member by hand (recorded as manual:<you> in the ownership history).",
         discussion: """
-            A reassigned record is pinned: it keeps this owner when its company's owner changes. Reassigning a
+            A reassigned record is pinned: it keeps this owner when its company's owner changes. Reassigning a \
             company moves its contacts and deals that had the company's old owner (and are not pinned) along.
 
             Examples:
@@ -167,9 +174,9 @@ struct Audit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find ownership problems, each with the command that fixes it.",
         discussion: """
-            Kinds: unowned, queued_too_long, inactive_owner, out_of_office_owner, over_capacity, high_load,
-            unusual_volume (new assignments in the last 7 days above --volume-multiple times the team median),
-            territory_conflict (the workflow's routing rules, re-run on the contact's attributes now, would not
+            Kinds: unowned, queued_too_long, inactive_owner, out_of_office_owner, over_capacity, high_load, \
+            unusual_volume (new assignments in the last 7 days above --volume-multiple times the team median), \
+            territory_conflict (the workflow's routing rules, re-run on the contact's attributes now, would not \
             choose its owner), stale (no activity on a live contact for --stale-days), duplicate (same email).
 
             Example:

@@ -9,14 +9,14 @@ struct InstancesMigrate: AsyncParsableCommand {
         commandName: "migrate",
         abstract: "Move live instances of a workflow version to another version, step by step.",
         discussion: """
-            First a plan: every step where a selected instance stands must map to a step of the target
-            version of the same kind (a wait to a wait) — the step with the same id, or the one --map names.
-            An unmapped or removed step is refused, naming it and the instances there; nothing changes then.
-            Then the instances move in batches, each in one transaction. An instance a worker holds (mid-step)
-            is skipped and retried, never moved mid-step; its fence is bumped like a worker's claim. A wait
-            keeps its deadline unless --recompute-deadlines counts the new wait's duration again from when it
-            began. Each moved instance's timeline records the migration and who ran it ($BATON_USER, else
-            $USER). Interrupted, the same command finishes the rest; no instance moves twice.
+            First a plan: every step where a selected instance stands must map to a step of the target \
+            version of the same kind (a wait to a wait) — the step with the same id, or the one --map names. \
+            An unmapped or removed step is refused, naming it and the instances there; nothing changes then. \
+            Then the instances move in batches, each in one transaction. An instance a worker holds (mid-step) \
+            is skipped and retried, never moved mid-step; its fence is bumped like a worker's claim. A wait \
+            keeps its deadline unless --recompute-deadlines counts the new wait's duration again from when it \
+            began. Each moved instance's timeline records the migration and who ran it ($BATON_USER, else \
+            $USER). Interrupted, the same command finishes the rest; no instance moves twice. \
             By default ready, waiting, running (lease expired) and failed instances are selected.
 
             Examples:

@@ -4,7 +4,13 @@ import Foundation
 
 struct Outbox: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Inspect and retry notification deliveries.", subcommands: [List.self, RetryDead.self])
+        abstract: "Inspect and retry notification deliveries.",
+        discussion: """
+            Examples:
+              batonctl outbox list --state dead
+              batonctl outbox retry --all-dead
+            """,
+        subcommands: [List.self, RetryDead.self])
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

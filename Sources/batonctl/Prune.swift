@@ -6,10 +6,10 @@ struct Prune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete finished instances older than a given age, with their timelines, consumed signals and outbox rows.",
         discussion: """
-            Completed and cancelled instances whose last step is older than --completed-older-than go, in
-            batches of --batch-size, each a short transaction that skips rows others hold (no long locks;
-            safe while workers run). Failed instances stay (they are stuck work), and so does every row of
-            the ownership history (the audit trail). Instances with a delivery still pending are kept until
+            Completed and cancelled instances whose last step is older than --completed-older-than go, in \
+            batches of --batch-size, each a short transaction that skips rows others hold (no long locks; \
+            safe while workers run). Failed instances stay (they are stuck work), and so does every row of \
+            the ownership history (the audit trail). Instances with a delivery still pending are kept until \
             it is made. Run it from cron, e.g. nightly.
 
             Examples:
@@ -44,8 +44,8 @@ struct EraseContact: AsyncParsableCommand {
         commandName: "erase",
         abstract: "Erase a contact's personal data (a privacy request); its id and ownership history stay.",
         discussion: """
-            Cancels the contact's live instances, deletes its signals, redacts the messages about it (pending
-            ones are never sent), and empties its attributes. The ownership history keeps the contact's id,
+            Cancels the contact's live instances, deletes its signals, redacts the messages about it (pending \
+            ones are never sent), and empties its attributes. The ownership history keeps the contact's id, \
             owners and reasons as an anonymised audit trail. Recorded under $BATON_USER.
 
             Example:

@@ -19,6 +19,11 @@ func recordRef(contact: String?, record: String?) throws -> RecordRef {
 struct Records: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Records of any kind (contact, company, deal, conversation): show one, merge duplicates.",
+        discussion: """
+            Examples:
+              batonctl records show company:acme --json
+              batonctl records merge C-1 C-2 --reason "same email"
+            """,
         subcommands: [Show.self, Merge.self])
 
     struct Show: AsyncParsableCommand {
@@ -61,10 +66,10 @@ struct Records: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Merge a duplicate record into the one to keep.",
             discussion: """
-                In one transaction: the dropped record's live instances of a workflow the kept record also runs
-                are cancelled (their timelines say why); its other instances and its signals move to the kept
-                record; the kept record takes the attributes it lacks (and the owner, if it has none). The dropped
-                record stays, marked as merged, with its history under its own id; `records show` of the kept
+                In one transaction: the dropped record's live instances of a workflow the kept record also runs \
+                are cancelled (their timelines say why); its other instances and its signals move to the kept \
+                record; the kept record takes the attributes it lacks (and the owner, if it has none). The dropped \
+                record stays, marked as merged, with its history under its own id; `records show` of the kept \
                 record lists both.
 
                 Example:

@@ -6,16 +6,22 @@ import Foundation
 struct Schedules: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage schedules: work the workers run on a clock, such as the weekly exception report.",
+        discussion: """
+            Examples:
+              batonctl schedules apply examples/schedules.yaml
+              batonctl schedules list
+              batonctl schedules report weekly-exceptions
+            """,
         subcommands: [Apply.self, List.self, Report.self, Remove.self])
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate a schedules file and upsert its schedules.",
             discussion: """
-                Each schedule has a cron expression (5 fields, or 6 with seconds first) read in its
-                timezone, and an action; the workers run each period exactly once. Re-applying an
-                unchanged cron and timezone keeps the next run. A schedule the file leaves out stays
-                (remove it with batonctl schedules remove NAME). Nothing is stored when the file has a
+                Each schedule has a cron expression (5 fields, or 6 with seconds first) read in its \
+                timezone, and an action; the workers run each period exactly once. Re-applying an \
+                unchanged cron and timezone keeps the next run. A schedule the file leaves out stays \
+                (remove it with batonctl schedules remove NAME). Nothing is stored when the file has a \
                 mistake; each one is reported as FILE:LINE:COLUMN: field: problem.
 
                 Example:

@@ -7,12 +7,12 @@ struct Simulate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a workflow file for a contact on a virtual clock, without storing or sending anything.",
         discussion: """
-            Prints each step with its virtual time: who would be assigned and why, what would be sent to
-            whom, when each wait's deadline falls on its calendar, which branch is taken, and where an SLA
-            is met or breached given the events file (a YAML list: `- { at: +2h, event: first_touch }`, or
-            RFC 3339 times). With --teams FILE no database is needed; otherwise the live teams, members,
-            rotation positions and the stored contact are read (never written).
-            --matrix runs every row of a CSV file (a `contact` column, every other column an attribute) in
+            Prints each step with its virtual time: who would be assigned and why, what would be sent to \
+            whom, when each wait's deadline falls on its calendar, which branch is taken, and where an SLA \
+            is met or breached given the events file (a YAML list: `- { at: +2h, event: first_touch }`, or \
+            RFC 3339 times). With --teams FILE no database is needed; otherwise the live teams, members, \
+            rotation positions and the stored contact are read (never written). \
+            --matrix runs every row of a CSV file (a `contact` column, every other column an attribute) in \
             file order and prints one line each: result, final owner and team, breaches, path.
 
             Examples:

@@ -4,15 +4,16 @@ import BatonCore
 
 struct SourcesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "sources", abstract: "Manage inbound sources (CRM webhooks).", subcommands: [Apply.self])
+        commandName: "sources", abstract: "Manage inbound sources (CRM webhooks).",
+        discussion: "Example:\n  batonctl sources apply examples/sources.yaml", subcommands: [Apply.self])
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate a sources file and upsert its sources.",
             discussion: """
-                Each source maps its events to Baton actions (start a workflow, send a signal, record an
-                owner change made in the CRM). Secrets are never stored: secret_env names the variable
-                baton-server reads the signing secret from. Workflows named by start: must be applied first.
+                Each source maps its events to Baton actions (start a workflow, send a signal, record an \
+                owner change made in the CRM). Secrets are never stored: secret_env names the variable \
+                baton-server reads the signing secret from. Workflows named by start: must be applied first. \
                 Events arrive at POST /hooks/hubspot/NAME or /hooks/webhook/NAME on baton-server.
 
                 Example:

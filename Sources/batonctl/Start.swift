@@ -7,12 +7,12 @@ struct Start: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Enroll contacts in a workflow.",
         discussion: """
-            Creates the contact if it is new (attributes are merged into the contact's). A contact with a
-            live instance of the workflow keeps it: the existing instance's id is printed instead.
-            With --file, a JSONL file has one {"contact": ID, "attributes": {...}} per line; a CSV file has
-            a header row with a `contact` column, every other column an attribute. Bad lines are reported
-            with their line number and skipped, or with --strict fail the whole file before anything is stored
-            (and a good file is stored in one transaction: all of it or nothing). CSV follows RFC 4180: quoted
+            Creates the contact if it is new (attributes are merged into the contact's). A contact with a \
+            live instance of the workflow keeps it: the existing instance's id is printed instead. \
+            With --file, a JSONL file has one {"contact": ID, "attributes": {...}} per line; a CSV file has \
+            a header row with a `contact` column, every other column an attribute. Bad lines are reported \
+            with their line number and skipped, or with --strict fail the whole file before anything is stored \
+            (and a good file is stored in one transaction: all of it or nothing). CSV follows RFC 4180: quoted \
             fields may hold commas, line breaks and doubled quotes.
 
             Examples:

@@ -8,8 +8,8 @@ struct StatsCommand: AsyncParsableCommand {
         commandName: "stats",
         abstract: "Outcomes: started, completed, active; SLA met and breached per wait step; escalations; handoffs; speed to lead; load per owner; coverage.",
         discussion: """
-            With --by owner or --by team: per owner (team) records assigned, first-touch time p50/p90, SLA met
-            and breached, escalations received and caused, conversions (--conversion-signal, its payload's
+            With --by owner or --by team: per owner (team) records assigned, first-touch time p50/p90, SLA met \
+            and breached, escalations received and caused, conversions (--conversion-signal, its payload's \
             amount summed as revenue), and for retention teams retained and churned (--churn-signal).
 
             Examples:

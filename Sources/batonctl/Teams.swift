@@ -4,14 +4,15 @@ import BatonCore
 
 struct Teams: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage teams, members and calendars.", subcommands: [Apply.self])
+        abstract: "Manage teams, members and calendars.",
+        discussion: "Example:\n  batonctl teams apply examples/teams.yaml", subcommands: [Apply.self])
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate a team file and upsert its calendars, teams and members.",
             discussion: """
                 Members of the file's teams that the file no longer lists are deactivated (never deleted:
-                their ownership history stays). Nothing is stored when the file has a mistake; each one is
+                their ownership history stays). Nothing is stored when the file has a mistake; each one is \
                 reported as FILE:LINE:COLUMN: field: problem.
 
                 Example:
@@ -35,13 +36,14 @@ struct Teams: AsyncParsableCommand {
 
 struct Channels: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage notification channels.", subcommands: [Apply.self])
+        abstract: "Manage notification channels.",
+        discussion: "Example:\n  batonctl channels apply examples/channels.yaml", subcommands: [Apply.self])
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate a channel file and upsert its channels.",
             discussion: """
-                Secrets are never stored: the file names the environment variables (secret_env, url_env)
+                Secrets are never stored: the file names the environment variables (secret_env, url_env) \
                 that the worker reads them from. The `log` channel always exists.
 
                 Example:

@@ -6,8 +6,8 @@ struct Tokens: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage the bearer tokens of the HTTP API (baton-server).",
         discussion: """
-            Roles: viewer reads everything; operator also starts instances and sends signals; admin also
-            retries, cancels, resumes, reassigns and applies workflows and teams. Only a hash of each
+            Roles: viewer reads everything; operator also starts instances and sends signals; admin also \
+            retries, cancels, resumes, reassigns and applies workflows and teams. Only a hash of each \
             token is stored: the token is printed once, by create.
 
             Example:

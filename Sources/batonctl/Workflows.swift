@@ -5,17 +5,24 @@ import Foundation
 
 struct Workflows: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Apply, list and show workflow definitions.", subcommands: [Apply.self, List.self, Show.self])
+        abstract: "Apply, list and show workflow definitions.",
+        discussion: """
+            Examples:
+              batonctl workflows apply examples/inbound-lead.yaml --dry-run
+              batonctl workflows list
+              batonctl workflows show inbound-lead --version 1
+            """,
+        subcommands: [Apply.self, List.self, Show.self])
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate workflow files and store each as a new version when it changed.",
             discussion: """
-                Prints NAME vN for a new version and NAME vN unchanged when the newest stored version is
-                the same. Running instances stay on the version they started on. Every mistake in every
-                file is reported as FILE:LINE:COLUMN: field: problem, and then nothing is stored.
-                Apply the team and channel files first: steps may only name known teams and channels.
-                --dry-run validates and prints, step by step, what would change against the newest stored
+                Prints NAME vN for a new version and NAME vN unchanged when the newest stored version is \
+                the same. Running instances stay on the version they started on. Every mistake in every \
+                file is reported as FILE:LINE:COLUMN: field: problem, and then nothing is stored. \
+                Apply the team and channel files first: steps may only name known teams and channels. \
+                --dry-run validates and prints, step by step, what would change against the newest stored \
                 version, and stores nothing.
 
                 Examples:
