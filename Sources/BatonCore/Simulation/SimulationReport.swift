@@ -106,7 +106,8 @@ public enum SimulationReport {
             return text
         case "sla_met":
             let arrival = step.signal.map { " (arrived \(elapsed($0.at.timeIntervalSince(start))))" } ?? ""
-            return "met: \(step.signal?.event ?? "signal")\(arrival) -> \(step.next ?? "?")"
+            let saved = step.detail.contains(Machine.breachAvoided) ? ", late for the deadline before the pause: a \(Machine.breachAvoided)" : ""
+            return "met: \(step.signal?.event ?? "signal")\(arrival)\(saved) -> \(step.next ?? "?")"
         case "sla_breached":
             return "breached: \(step.detail.hasPrefix("sla_breached: ") ? String(step.detail.dropFirst(14)) : step.detail) -> \(step.next ?? "?")"
         case "escalated", "handed_off":
