@@ -211,3 +211,20 @@ private func waiting(signals: [PendingSignal] = [], deadline: Date = t0.addingTi
         #expect(out.advance.pauseEvents == nil)
     }
 }
+
+@Suite struct SLAPauseWithoutResumeTests {
+    @Test func aPausedWaitWhoseStepHasNoResumeOnRunsAgainAtOnce() {
+        // Moved to a version whose wait cannot be paused: the clock runs again from now.
+        let plain = WaitForSLA(event: "agent_replied", within: TimeSpan(seconds: 3600))
+        let wf = workflow(step("reply", .waitForSLA(plain, onMet: "done", onBreach: "done")), endStep)
+        var snapshot = instance(at: "reply", state: .waiting, seq: 1, waitStartedAt: t0, deadline: t0.addingTimeInterval(3600))
+        snapshot.pausedAt = t0.addingTimeInterval(600)
+        snapshot.pausedBy = "waiting_on_customer"
+        let out = advance(snapshot, wf, office, now: t0.addingTimeInterval(1200))
+        #expect(!out.advance.paused)
+        #expect(out.advance.deadline == t0.addingTimeInterval(4200))
+        #expect(out.advance.runAt == t0.addingTimeInterval(4200))
+        #expect(out.advance.pauses.first?.existing == true)
+        #expect(out.advance.events.first?.detail.hasPrefix("sla_resumed: this wait has no resume_on after 10m paused") == true)
+    }
+}

@@ -104,3 +104,52 @@ struct SLAPauseTests {
         #expect(flow.sla["reply"]?.breaches_avoided_by_pauses == 1)
     }
 }
+
+/// A paused instance moved to a new version stays paused on its new step.
+@Suite("SLA pauses across versions", .serialized)
+struct SLAPauseMigrationTests {
+    static let v1 = """
+        name: pm
+        start: hold-wait
+        steps:
+          hold-wait:
+            wait_for_sla: { event: reply, within: 10m, pause_on: [hold], resume_on: [back] }
+            on_met: done
+            on_breach: done
+          done:
+            end: {}
+        """
+    static let v2 = v1.replacingOccurrences(of: "hold-wait", with: "reply-window")
+
+    @Test func aPausedWaitMovedToARenamedStepStaysPausedAndResumes() async throws {
+        let engine = try await Engine.make("slapausemig", workflows: [Self.v1])
+        defer { Task { await engine.close() } }
+        let id = try await engine.start("pm", "C-1")
+        _ = try await engine.store.signal("hold", contact: "C-1", payload: nil)
+        try await engine.drain()
+        #expect(try await engine.scalar("SELECT run_at FROM workflow_instances WHERE id = $1", [id]) == Advance.neverDue)
+
+        let known = try await engine.store.knownNames()
+        _ = try await engine.store.applyWorkflow(try DefinitionLoader.workflow(from: Self.v2, file: "v2.yaml", known: known),
+                                                 source: Self.v2, file: nil)
+        let source = try #require(try await engine.store.stepOutline("pm", version: 1))
+        let target = try #require(try await engine.store.workflow("pm", version: 2))
+        let selection = MigrationSelection(workflow: "pm", fromVersion: 1)
+        let plan = try MigrationPlanner.plan(
+            workflow: "pm", fromVersion: 1, source: source, toVersion: 2, target: target.definition,
+            map: ["hold-wait": "reply-window"], standing: try await engine.store.migrationStanding(selection).groups)
+        _ = try await engine.store.migrateInstances(plan, selection: selection, options: MigrationOptions(actor: "alice"))
+        #expect(try await engine.state(id) == ("waiting", "reply-window"))
+        #expect(try await engine.scalar("SELECT run_at FROM workflow_instances WHERE id = $1", [id]) == Advance.neverDue)
+        #expect(try await engine.scalar("SELECT step FROM sla_pauses WHERE instance = $1", [id]) == "reply-window")
+        #expect(try await engine.store.instanceDetail(id)?.paused == true)
+
+        #expect(try await engine.store.signal("back", contact: "C-1", payload: nil).woken == 1)
+        try await engine.drain()
+        #expect(try await engine.state(id) == ("waiting", "reply-window"))
+        #expect(try await engine.scalar("SELECT count(*) FROM sla_pauses WHERE instance = $1 AND resume_event = 'back'", [id]) == 1)
+        let deadline: Date = try await engine.scalar("SELECT deadline FROM workflow_instances WHERE id = $1", [id])
+        #expect(try await engine.scalar("SELECT run_at FROM workflow_instances WHERE id = $1", [id]) == deadline)
+        #expect(try await engine.store.instanceDetail(id)?.paused == false)
+    }
+}

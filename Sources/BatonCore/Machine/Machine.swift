@@ -249,6 +249,16 @@ public struct Machine: Sendable {
             }
         }
         began(&run)
+        if let pausedAt = run.pausedAt, resumeOn.isEmpty {
+            // Paused on a step that cannot resume (moved to a version whose wait has no resume_on):
+            // the clock runs again now.
+            let paused = run.endPause(at: max(run.now, pausedAt), by: nil, step: step, clock: clock)
+            run.record(step: step, to: .waiting, detail: "sla_resumed: this wait has no resume_on "
+                       + "after \(span(paused)) paused; deadline moves to \(iso(run.deadline ?? run.now))")
+            if let deadline = run.deadline, run.now >= deadline {
+                return .next(breach, detail: "sla_breached: no \(wait.event) by \(iso(deadline))")
+            }
+        }
         if run.pausedAt != nil { return .wait(detail: nil) }
         if let deadline = run.deadline, run.now >= deadline {
             return .next(breach, detail: "sla_breached: no \(wait.event) by \(iso(deadline))")
