@@ -153,3 +153,62 @@ struct SLAPauseMigrationTests {
         #expect(try await engine.store.instanceDetail(id)?.paused == false)
     }
 }
+
+/// `batonctl simulate --record` on the b2b conversation example, and `instances show` of a paused wait.
+@Suite("SLA pauses on the command line")
+struct SLAPauseCommandLineTests {
+    func ctl(_ engine: Engine?, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        try await runProgram(try Engine.binary("batonctl"), arguments,
+                             environment: engine.map { ["DATABASE_URL": $0.config.urlForChildren] } ?? ["DATABASE_URL": ""])
+    }
+
+    @Test func simulateARecordWithAPauseOverTheWeekend() async throws {
+        let b2b = packageRoot.appendingPathComponent("examples/b2b")
+        let result = try await ctl(nil, [
+            "simulate", b2b.appendingPathComponent("conversation.yaml").path, "--teams", b2b.appendingPathComponent("teams.yaml").path,
+            "--record", "conversation:T-501", "--at", "2026-12-04T14:00:00Z",
+            "--events", b2b.appendingPathComponent("conversation-events.yaml").path,
+        ])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.hasPrefix("simulate b2b-conversation: record conversation:T-501, enrolled 2026-12-04T14:00:00Z\n"))
+        #expect(result.output.contains(
+            "reply  resumed: customer_replied after 2h of business hours paused; deadline moves to 2026-12-07T11:00:00Z\n"))
+        #expect(result.output.contains("breach avoided by pauses -> done"))
+        #expect(result.output.hasSuffix("sla: met reply; breached none\n"))
+        // The README shows this run verbatim.
+        let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        #expect(readme.contains(result.output.trimmingCharacters(in: .newlines)))
+
+        let wrongKind = try await ctl(nil, ["simulate", b2b.appendingPathComponent("conversation.yaml").path,
+                                            "--teams", b2b.appendingPathComponent("teams.yaml").path, "--record", "deal:D-7"])
+        #expect(wrongKind.status == 1)
+        #expect(wrongKind.output.contains("workflow b2b-conversation runs on conversation records (subject: conversation); deal:D-7 is a deal"))
+        let both = try await ctl(nil, ["simulate", "x.yaml", "--record", "deal:D-7", "--contact", "C-1"])
+        #expect(both.status != 0)
+        #expect(both.output.contains("give one of --contact ID, --record KIND:ID or --matrix FILE"))
+    }
+
+    @Test func instancesShowPrintsTheSLAOfAPausedWait() async throws {
+        let engine = try await Engine.make("slapausecli", workflows: [SLAPauseMigrationTests.v1])
+        defer { Task { await engine.close() } }
+        let id = try await engine.start("pm", "C-1")
+        _ = try await engine.store.signal("hold", contact: "C-1", payload: nil)
+        try await engine.drain()
+        let text = try await ctl(engine, ["instances", "show", String(id)])
+        #expect(text.status == 0, "\(text.output)")
+        #expect(text.output.contains("sla: deadline "))
+        #expect(text.output.contains(", elapsed 0s, remaining 10m on the wall clock; PAUSED since "))
+        #expect(text.output.contains("sla_paused: hold (signal 1, received before the wait began); the clock stops with 10m left"))
+        let json = try await ctl(engine, ["instances", "show", String(id), "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        #expect(object["paused"] as? Bool == true)
+        #expect(object["elapsed_s"] as? Int == 0)
+        #expect(object["remaining_s"] as? Int == 600)
+        #expect(object["deadline"] is String)
+        #expect(object["run_at"] as? String == "9999-12-31T23:59:59Z")
+        let pauses = try #require(object["pauses"] as? [[String: Any]])
+        #expect(pauses.count == 1)
+        #expect(pauses.first?["pause_event"] as? String == "hold")
+        #expect(pauses.first?["ended_at"] is NSNull)
+    }
+}
