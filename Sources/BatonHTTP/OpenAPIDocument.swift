@@ -884,12 +884,40 @@ components:
       allOf:
         - $ref: "#/components/schemas/InstanceSummary"
         - type: object
-          required: [last_error, timeline]
+          required: [last_error, timeline, deadline, paused, elapsed_s, remaining_s, pauses]
           properties:
             last_error: { type: [string, "null"] }
             timeline:
               type: array
               items: { $ref: "#/components/schemas/TimelineEntry" }
+            deadline:
+              type: [string, "null"]
+              format: date-time
+              description: The current wait's deadline (while paused, the one it moves from on resume); null when not waiting.
+            paused:
+              type: boolean
+              description: The current wait's SLA clock is stopped by a pause_on event; run_at is then 9999-12-31T23:59:59Z (only a signal wakes it).
+            elapsed_s:
+              type: [integer, "null"]
+              description: Seconds of the wait's clock (business hours on a calendar) since the wait began, pauses excluded; null when not waiting.
+            remaining_s:
+              type: [integer, "null"]
+              description: Seconds of the wait's clock until the deadline, frozen while paused, 0 once it passed; null when not waiting.
+            pauses:
+              type: array
+              description: Every pause of the instance's waits, in the order they began.
+              items:
+                type: object
+                required: [step, started_at, ended_at, pause_event, resume_event, paused_s, deadline_before, deadline_after]
+                properties:
+                  step: { type: string }
+                  started_at: { type: string, format: date-time }
+                  ended_at: { type: [string, "null"], format: date-time }
+                  pause_event: { type: string }
+                  resume_event: { type: [string, "null"] }
+                  paused_s: { type: [integer, "null"] }
+                  deadline_before: { type: string, format: date-time }
+                  deadline_after: { type: [string, "null"], format: date-time }
     Contact:
       type: object
       required: [id, attributes, owner, backup, team, lifecycle, history]
@@ -969,7 +997,7 @@ components:
           type: array
           items:
             type: object
-            required: [workflow, started, completed, active, failed, cancelled, sla, escalations, handoffs, speed_to_lead_p50_s, speed_to_lead_p90_s]
+            required: [workflow, started, completed, active, failed, cancelled, sla, escalations, handoffs, speed_to_lead_p50_s, speed_to_lead_p90_s, pauses, paused_s, paused_now, breaches_avoided_by_pauses]
             properties:
               workflow: { type: string }
               started: { type: integer }
@@ -981,15 +1009,20 @@ components:
                 type: object
                 additionalProperties:
                   type: object
-                  required: [met, breached, breach_rate]
+                  required: [met, breached, breach_rate, breaches_avoided_by_pauses]
                   properties:
                     met: { type: integer }
                     breached: { type: integer }
                     breach_rate: { type: number }
+                    breaches_avoided_by_pauses: { type: integer, description: "Met after the deadline the wait had before any pause, in time for the deadline its pauses moved it to." }
               escalations: { type: integer }
               handoffs: { type: integer }
               speed_to_lead_p50_s: { type: [number, "null"] }
               speed_to_lead_p90_s: { type: [number, "null"] }
+              pauses: { type: integer, description: SLA pauses begun. }
+              paused_s: { type: number, description: "Paused time of the pauses that ended, on each wait's clock (business seconds on a calendar)." }
+              paused_now: { type: integer, description: Instances whose wait is paused now. }
+              breaches_avoided_by_pauses: { type: integer }
         owners:
           type: array
           items:

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Baton
+import BatonCore
 import Foundation
 
 struct Instances: AsyncParsableCommand {
@@ -105,14 +106,16 @@ struct Instances: AsyncParsableCommand {
             guard let number = Int(id) else { throw BatonError.invalid("instance ids are numbers, got \(id)") }
             let store = try database.store(connections: 1)
             let found = try await store.instance(number)
+            let (sla, pauses) = found == nil ? (nil, []) : try await store.instanceSLA(number)
             await store.pool.close()
             guard let (summary, lastError, timeline) = found else { throw BatonError.notFound("no instance \(id)") }
             if json {
-                try printJSON(InstanceDetail(summary, lastError: lastError, timeline: timeline))
+                try printJSON(InstanceDetail(summary, lastError: lastError, timeline: timeline, sla: sla, pauses: pauses))
                 return
             }
             print("instance \(summary.id): \(summary.workflow) v\(summary.version), contact \(summary.contact)")
             print("state \(summary.state) at step \(summary.step); owner \(summary.owner ?? "-") (\(summary.team ?? "-")); priority \(summary.priority)")
+            if let sla { print(slaLine(sla)) }
             if let lastError { print("last error: \(lastError)") }
             print(table(["SEQ", "AT", "STEP", "FROM", "TO", "OWNER", "WORKER", "TRY", "DETAIL"], timeline.map {
                 [String($0.seq), rfc3339($0.at), $0.step, $0.from_state, $0.to_state, $0.owner ?? "-", $0.worker ?? "-",
@@ -120,4 +123,15 @@ struct Instances: AsyncParsableCommand {
             }))
         }
     }
+}
+
+/// `sla: deadline …, elapsed 1h20m, remaining 2h40m (business_hours (office))`, or paused since ….
+func slaLine(_ sla: InstanceSLA) -> String {
+    func span(_ seconds: Int) -> String { seconds == 0 ? "0s" : TimeSpan(seconds: seconds).description }
+    var line = "sla: deadline \(rfc3339(sla.deadline)), elapsed \(span(sla.elapsedSeconds)), remaining \(span(sla.remainingSeconds))"
+    line += " on the \(sla.clock) clock"
+    if sla.paused, let since = sla.pausedAt {
+        line += "; PAUSED since \(rfc3339(since)) by \(sla.pausedBy ?? "a pause_on event") (the deadline moves on resume)"
+    }
+    return line
 }

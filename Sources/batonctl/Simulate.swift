@@ -18,12 +18,16 @@ struct Simulate: AsyncParsableCommand {
             Examples:
               batonctl simulate examples/inbound-lead.yaml --teams examples/teams.yaml --contact C-1 \\
                 --attr country=FR --attr tier=smb --at 2026-12-24T14:00:00Z --events touches.yaml
+              batonctl simulate examples/b2b/conversation.yaml --teams examples/b2b/teams.yaml \
+                --record conversation:T-1 --events examples/b2b/conversation-events.yaml
               batonctl simulate examples/inbound-lead.yaml --matrix examples/contacts.csv
             """)
 
     @OptionGroup var database: DatabaseOptions
     @Argument(help: "The workflow file (YAML or JSON).") var file: String
     @Option(help: "The contact's id.") var contact: String?
+    @Option(help: "A record of the workflow's subject kind, as KIND:ID (contact, company, deal, conversation).")
+    var record: String?
     @Option(name: .customLong("attr"), help: "An attribute as key=value (repeatable).") var attributes: [String] = []
     @Option(help: "A YAML list of { at: +2h | RFC 3339, event: NAME }.") var events: String?
     @Option(help: "The virtual time the contact is enrolled, RFC 3339 (default: now).") var at: String?
@@ -32,8 +36,14 @@ struct Simulate: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
 
     func validate() throws {
-        if (contact == nil) == (matrix == nil) { throw ValidationError("give either --contact ID or --matrix FILE") }
-        if matrix != nil, !attributes.isEmpty { throw ValidationError("--attr goes with --contact; the matrix file has the attributes") }
+        if [contact, record, matrix].compactMap({ $0 }).count != 1 {
+            throw ValidationError("give one of --contact ID, --record KIND:ID or --matrix FILE")
+        }
+        if let contact, let problem = RecordRef.contactIDProblem(contact) { throw ValidationError(problem) }
+        if let record { do { _ = try RecordRef.parseOption(record) } catch { throw ValidationError(error.message) } }
+        if matrix != nil, !attributes.isEmpty {
+            throw ValidationError("--attr goes with --contact or --record; the matrix file has the attributes")
+        }
         for attribute in attributes where !attribute.contains("=") {
             throw ValidationError("--attr takes key=value, got \(attribute)")
         }
@@ -74,7 +84,14 @@ struct Simulate: AsyncParsableCommand {
                 FileHandle.standardError.write(Data("\(matrix):\(problem.line): \(problem.message) (skipped)\n".utf8))
             }
             contacts = parsed.0.map { ContactSnapshot(id: $0.contact, attributes: $0.attributes) }
-        } else if let contact {
+        } else if let contact = try contact ?? record.map({ try RecordRef.parseOption($0).storageKey }) {
+            let ref = RecordRef(storageKey: contact)
+            let subject = definition.subjectKind
+            if ref.kind != subject {
+                throw BatonError.invalid(
+                    "workflow \(definition.name) runs on \(subject.rawValue) records (subject: \(subject.rawValue)); \(ref) is a "
+                    + "\(ref.kind.rawValue)" + (subject == .contact ? ": give --contact ID" : ": simulate it with --record \(subject.rawValue):ID"))
+            }
             var snapshot = ContactSnapshot(id: contact)
             if let store, let stored = try await store.contact(contact) {
                 snapshot = ContactSnapshot(id: contact, attributes: stored.attributes, owner: stored.owner,

@@ -59,7 +59,12 @@ struct StatsCommand: AsyncParsableCommand {
         for w in stats.workflows {
             print("\(w.workflow): started \(w.started), completed \(w.completed), active \(w.active), failed \(w.failed), cancelled \(w.cancelled)")
             for (step, sla) in w.sla.sorted(by: { $0.key < $1.key }) {
-                print("  sla \(step): met \(sla.met), breached \(sla.breached) (\(Int((sla.breach_rate * 100).rounded()))% breached)")
+                print("  sla \(step): met \(sla.met), breached \(sla.breached) (\(Int((sla.breach_rate * 100).rounded()))% breached)"
+                      + (sla.breaches_avoided_by_pauses > 0 ? "; \(sla.breaches_avoided_by_pauses) met only thanks to pauses" : ""))
+            }
+            if w.pauses > 0 {
+                print("  sla pauses \(w.pauses) (\(w.paused_now) paused now), paused \(TimeSpan(seconds: Int(w.paused_s.rounded())).description) "
+                      + "on the waits' clocks, breaches avoided by pauses \(w.breaches_avoided_by_pauses)")
             }
             print("  escalations \(w.escalations), handoffs \(w.handoffs)")
             if let p50 = w.speed_to_lead_p50_s, let p90 = w.speed_to_lead_p90_s {

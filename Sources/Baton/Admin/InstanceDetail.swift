@@ -8,8 +8,25 @@ public struct InstanceDetail: Sendable, Codable {
     public var owner, team, last_error: String?
     public var run_at, updated_at: Date
     public var timeline: [TimelineEntry]
+    /// The current wait's deadline (while paused, the one it moves from on resume); null when not waiting.
+    public var deadline: Date?
+    /// The current wait's SLA clock is stopped (a `pause_on` event); while paused run_at is
+    /// 9999-12-31T23:59:59Z: only a signal wakes the instance.
+    public var paused: Bool
+    /// Seconds of the wait's clock (business hours on a calendar) since the wait began, pauses excluded.
+    public var elapsed_s: Int?
+    /// Seconds of the wait's clock until the deadline; frozen while paused, 0 once it passed.
+    public var remaining_s: Int?
+    /// Every pause of the instance's waits, in the order they began.
+    public var pauses: [PauseEntry]
 
-    public init(_ summary: InstanceSummary, lastError: String?, timeline: [TimelineEntry]) {
+    public init(_ summary: InstanceSummary, lastError: String?, timeline: [TimelineEntry], sla: InstanceSLA? = nil,
+                pauses: [PauseEntry] = []) {
+        deadline = sla?.deadline
+        paused = sla?.paused ?? false
+        elapsed_s = sla?.elapsedSeconds
+        remaining_s = sla?.remainingSeconds
+        self.pauses = pauses
         id = summary.id
         workflow = summary.workflow
         contact = summary.contact
@@ -58,7 +75,8 @@ extension Store {
     /// The instance and its timeline as one value; nil when there is no such instance.
     public func instanceDetail(_ id: Int) async throws -> InstanceDetail? {
         guard let (summary, lastError, timeline) = try await instance(id) else { return nil }
-        return InstanceDetail(summary, lastError: lastError, timeline: timeline)
+        let (sla, pauses) = try await instanceSLA(id)
+        return InstanceDetail(summary, lastError: lastError, timeline: timeline, sla: sla, pauses: pauses)
     }
 
     /// Every workflow's newest version with its live instance count.

@@ -1,3 +1,4 @@
+import BatonCore
 import Foundation
 import Postgres
 
@@ -7,6 +8,8 @@ public struct WorkflowStats: Sendable, Codable {
         public var met: Int
         public var breached: Int
         public var breach_rate: Double
+        /// Met after the deadline the wait had before any pause, before the deadline its pauses moved it to.
+        public var breaches_avoided_by_pauses: Int
     }
     public var workflow: String
     public var started: Int
@@ -20,6 +23,14 @@ public struct WorkflowStats: Sendable, Codable {
     public var handoffs: Int
     public var speed_to_lead_p50_s: Double?
     public var speed_to_lead_p90_s: Double?
+    /// SLA pauses begun (`pause_on` events that stopped a wait's clock).
+    public var pauses: Int
+    /// Paused time of the pauses that ended, on each wait's clock (business seconds on a calendar).
+    public var paused_s: Double
+    /// Instances whose wait is paused now.
+    public var paused_now: Int
+    /// Waits met only thanks to their pauses (the sum of the per-step counts; see `SLA`).
+    public var breaches_avoided_by_pauses: Int
 }
 
 public struct OwnerStats: Sendable, Codable {
@@ -51,11 +62,22 @@ extension Store {
         SELECT i.workflow, e.step,
                count(*) FILTER (WHERE e.detail LIKE 'sla\\_met%') AS met,
                count(*) FILTER (WHERE e.detail LIKE 'sla\\_breached%') AS breached,
+               count(*) FILTER (WHERE e.detail LIKE 'sla\\_met%' AND strpos(e.detail, $3) > 0) AS avoided,
                count(*) FILTER (WHERE e.detail LIKE 'escalated%') AS escalations,
                count(*) FILTER (WHERE e.detail LIKE 'handoff:%') AS handoffs
         FROM instance_events e JOIN workflow_instances i ON i.id = e.instance
         WHERE ($1::text IS NULL OR i.workflow = $1) AND i.created_at >= $2
         GROUP BY i.workflow, e.step
+        """
+    /// Pauses per workflow: how many began, their paused time once ended, and instances paused now
+    /// (an open pause of the wait the instance stands in).
+    static let statsPauses = """
+        SELECT i.workflow, count(*) AS pauses, coalesce(sum(p.paused_s), 0)::float8 AS paused_s,
+               count(DISTINCT i.id) FILTER (WHERE p.ended_at IS NULL AND i.state = 'waiting' AND p.step = i.step
+                                              AND p.wait_started_at = i.wait_started_at) AS paused_now
+        FROM sla_pauses p JOIN workflow_instances i ON i.id = p.instance
+        WHERE ($1::text IS NULL OR i.workflow = $1) AND i.created_at >= $2
+        GROUP BY i.workflow
         """
     /// Speed to lead: enrollment to the contact's first `first_touch` signal after it.
     static let statsSpeedToLead = """
@@ -94,19 +116,29 @@ extension Store {
                 byWorkflow[name] = WorkflowStats(
                     workflow: name, started: try row.decode("started"), completed: try row.decode("completed"),
                     active: try row.decode("active"), failed: try row.decode("failed"), cancelled: try row.decode("cancelled"),
-                    sla: [:], escalations: 0, handoffs: 0)
+                    sla: [:], escalations: 0, handoffs: 0, pauses: 0, paused_s: 0, paused_now: 0,
+                    breaches_avoided_by_pauses: 0)
             }
-            for row in try await connection.query(Self.statsEvents, [workflow, since]) {
+            for row in try await connection.query(Self.statsEvents, [workflow, since, Machine.breachAvoided]) {
                 let name: String = try row.decode("workflow")
                 guard var stats = byWorkflow[name] else { continue }
                 let met: Int = try row.decode("met"), breached: Int = try row.decode("breached")
+                let avoided: Int = try row.decode("avoided")
                 if met + breached > 0 {
                     stats.sla[try row.decode("step")] = WorkflowStats.SLA(
-                        met: met, breached: breached, breach_rate: Double(breached) / Double(met + breached))
+                        met: met, breached: breached, breach_rate: Double(breached) / Double(met + breached),
+                        breaches_avoided_by_pauses: avoided)
                 }
+                stats.breaches_avoided_by_pauses += avoided
                 stats.escalations += try row.decode(Int.self, "escalations")
                 stats.handoffs += try row.decode(Int.self, "handoffs")
                 byWorkflow[name] = stats
+            }
+            for row in try await connection.query(Self.statsPauses, [workflow, since]) {
+                let name: String = try row.decode("workflow")
+                byWorkflow[name]?.pauses = try row.decode("pauses")
+                byWorkflow[name]?.paused_s = try row.decode("paused_s")
+                byWorkflow[name]?.paused_now = try row.decode("paused_now")
             }
             for row in try await connection.query(Self.statsSpeedToLead, [workflow, since]) {
                 let name: String = try row.decode("workflow")

@@ -9,19 +9,22 @@ extension Store {
     /// the fence the claim returned; a worker whose lease expired and was reclaimed matches nothing.
     /// Every other write (timeline, contact, ownership history, outbox) is filtered to the instances
     /// that `moved`, so each instance's effects are applied entirely or not at all, and instances
-    /// that lost their lease leave no trace. Lock order: workflow_instances rows, then contacts rows.
-    static let commitAdvances = PreparedStatement(name: "baton_commit_advances_v2", sql: """
+    /// that lost their lease leave no trace. Lock order: workflow_instances rows, then contacts rows
+    /// (then the instances' own sla_pauses rows, which only the fence holder writes).
+    static let commitAdvances = PreparedStatement(name: "baton_commit_advances_v3", sql: """
         WITH input AS (
             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
                                  $8::timestamptz[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[],
-                                 $13::text[])
+                                 $13::text[], $49::text[])
                 AS u(id, fence, state, step, seq, attempt, priority, run_at, wait_event, wait_started_at, deadline,
-                     last_error, outcome)
+                     last_error, outcome, pause_events)
         ), moved AS (
             UPDATE workflow_instances i SET
                 state = u.state, step = u.step, seq = u.seq, attempt = u.attempt, priority = u.priority,
                 run_at = u.run_at, wait_event = u.wait_event, wait_started_at = u.wait_started_at,
                 deadline = u.deadline, last_error = u.last_error, outcome = u.outcome,
+                pause_events = CASE WHEN u.pause_events IS NOT NULL
+                                    THEN ARRAY(SELECT jsonb_array_elements_text(u.pause_events::jsonb)) END,
                 lease_owner = NULL, lease_expires_at = NULL,
                 used_signals = i.used_signals || coalesce(
                     (SELECT array_agg(x.signal) FROM unnest($14::bigint[], $15::bigint[]) AS x(instance, signal)
@@ -63,6 +66,25 @@ extension Store {
                 AS m(instance, key, step, channel, recipient, email, message, suppressed)
             JOIN moved mv ON mv.id = m.instance
             ON CONFLICT (idempotency_key) DO NOTHING
+        ), pause_input AS (
+            SELECT * FROM unnest($50::bigint[], $51::text[], $52::timestamptz[], $53::timestamptz[], $54::timestamptz[],
+                                 $55::text[], $56::text[], $57::float8[], $58::timestamptz[], $59::timestamptz[], $60::bool[])
+                AS x(instance, step, wait_started_at, started_at, ended_at, pause_event, resume_event, paused_s,
+                     deadline_before, deadline_after, existing)
+            WHERE x.instance IN (SELECT id FROM moved)
+        ), pauses_ended AS (
+            -- A pause an earlier advance began: its open row ends.
+            UPDATE sla_pauses p SET ended_at = x.ended_at, resume_event = x.resume_event, paused_s = x.paused_s,
+                deadline_after = x.deadline_after
+            FROM pause_input x
+            WHERE x.existing AND p.instance = x.instance AND p.step = x.step AND p.wait_started_at = x.wait_started_at
+              AND p.ended_at IS NULL
+        ), pauses_begun AS (
+            INSERT INTO sla_pauses (instance, step, wait_started_at, started_at, ended_at, pause_event, resume_event, paused_s,
+                                    deadline_before, deadline_after)
+            SELECT x.instance, x.step, x.wait_started_at, x.started_at, x.ended_at, x.pause_event, x.resume_event, x.paused_s,
+                   x.deadline_before, x.deadline_after
+            FROM pause_input x WHERE NOT x.existing
         )
         SELECT id FROM moved
         """)
@@ -87,7 +109,11 @@ extension Store {
                   reason: [String]())
         var ms = (instance: [Int](), key: [String](), step: [String](), channel: [String](), recipient: [String](),
                   email: [String?](), message: [String](), suppressed: [Bool]())
+        var pauses = PauseArrays()
+        var pauseEvents: [String?] = []
         for advance in advances {
+            for pause in advance.pauses { pauses.append(pause, of: advance.instance) }
+            pauseEvents.append(try advance.pauseEvents.map { String(decoding: try JSONEncoder().encode($0), as: UTF8.self) })
             for signal in advance.usedSignals {
                 usedInstance.append(advance.instance)
                 usedSignal.append(signal)
@@ -136,8 +162,8 @@ extension Store {
             A(ct.instance), A(ct.contact), A(ct.owner), A(ct.backup), A(ct.team), A(ct.previous), A(ct.queued),
             A(hi.instance), A(hi.contact), A(hi.from), A(hi.to), A(hi.team), A(hi.reason),
             A(ms.instance), A(ms.key), A(ms.step), A(ms.channel), A(ms.recipient), A(ms.email), A(ms.message),
-            A(ms.suppressed), A(ct.lifecycle),
-        ]
+            A(ms.suppressed), A(ct.lifecycle), A(pauseEvents),
+        ] + pauses.parameters
         return Set(try await connection.query(Self.commitAdvances, parameters).map { try $0.decode(Int.self, at: 0) })
     }
 

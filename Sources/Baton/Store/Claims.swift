@@ -37,8 +37,9 @@ extension Store {
     /// arbitrarily long; each source is bounded by its own timers, so ready work is never starved
     /// for long. Lock order: only workflow_instances rows are locked.
     /// The UPDATE bumps `fence`: every later write by this claimer must present it (see commitAdvances).
-    /// The contact and the signals the instance has not consumed come back with each row.
-    static let claimInstances = PreparedStatement(name: "baton_claim_instances_v4", sql: """
+    /// The contact and the signals the instance has not consumed come back with each row, and the
+    /// pauses of its current wait (the open one, the paused total; see sql/0010_sla_pauses.sql).
+    static let claimInstances = PreparedStatement(name: "baton_claim_instances_v5", sql: """
         WITH clock AS (SELECT coalesce($1::timestamptz, now()) AS now),
         expired AS (
             SELECT id, state, priority, lease_expires_at AS due, 0 AS source FROM workflow_instances, clock
@@ -76,7 +77,8 @@ extension Store {
                                                           'at', extract(epoch FROM s.received_at)) ORDER BY s.id), '[]')
              FROM signals s
              WHERE s.contact = i.contact AND s.received_at >= i.created_at
-               AND NOT (s.id = ANY (i.used_signals))) AS signals
+               AND NOT (s.id = ANY (i.used_signals))) AS signals,
+            \(Self.waitPauses("i")) AS pauses
         """)
 
     struct SignalRow: Codable, Sendable {
@@ -114,6 +116,7 @@ extension Store {
     /// re-read return it.
     static func snapshot(_ row: Row) throws -> InstanceSnapshot {
         let (contact, signals) = try contactAndSignals(row)
+        let pauses = try row.decode(PostgresJSON<WaitPausesRow>.self, "pauses").value
         return InstanceSnapshot(
             id: try row.decode("id"), workflow: try row.decode("workflow"), version: try row.decode("version"),
             contact: contact,
@@ -121,7 +124,9 @@ extension Store {
             step: try row.decode("step"), seq: try row.decode("seq"), attempt: try row.decode("attempt"),
             fence: try row.decode("fence"), priority: try row.decode("priority"),
             waitStartedAt: try row.decode("wait_started_at"), deadline: try row.decode("deadline"),
-            createdAt: try row.decode("created_at"), pendingSignals: signals)
+            createdAt: try row.decode("created_at"), pendingSignals: signals,
+            pausedAt: pauses.open_at.map { Date(timeIntervalSince1970: $0) }, pausedBy: pauses.open_event,
+            pausedSeconds: pauses.paused_s)
     }
 
     /// SQL for the id of the company that record `alias` names (its `company` attribute, with or

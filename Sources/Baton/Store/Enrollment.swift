@@ -161,7 +161,8 @@ extension Store {
     }
 
     /// Records signal $2 for contact $1 and wakes that contact's instances waiting for it (their
-    /// run_at becomes now, so the next claim sees the signal), then NOTIFYs idle workers.
+    /// run_at becomes now, so the next claim sees the signal), then NOTIFYs idle workers. A wait is
+    /// waiting for its own event and for its pause_on and resume_on events (`pause_events`).
     static let recordSignal = """
         WITH contact AS (
             SELECT id FROM contacts WHERE id = $1
@@ -169,7 +170,8 @@ extension Store {
             INSERT INTO signals (contact, name, payload) SELECT id, $2, $3::jsonb FROM contact RETURNING id
         ), woken AS (
             UPDATE workflow_instances SET run_at = now(), updated_at = now()
-            WHERE contact = $1 AND state = 'waiting' AND wait_event = $2 AND EXISTS (SELECT 1 FROM signal)
+            WHERE contact = $1 AND state = 'waiting' AND (wait_event = $2 OR $2 = ANY (pause_events))
+              AND EXISTS (SELECT 1 FROM signal)
             RETURNING id
         ), notified AS (
             SELECT pg_notify('baton_wake', $2) WHERE EXISTS (SELECT 1 FROM woken)

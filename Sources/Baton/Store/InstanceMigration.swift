@@ -92,7 +92,8 @@ extension Store {
     /// the old version with the fence that was read moves, and the fence is bumped, so a worker whose
     /// lease expired (a running row is only taken then) commits nothing afterwards. A running row is
     /// released as the worker's graceful stop would (waiting if it has a wait, else ready, due now).
-    /// Each moved instance gets one timeline entry naming the actor.
+    /// Each moved instance gets one timeline entry naming the actor; its current wait's SLA pauses
+    /// move to the new step with it.
     static let moveInstances = """
         WITH input AS (
             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::timestamptz[],
@@ -108,7 +109,11 @@ extension Store {
             FROM input u
             WHERE i.id = u.id AND i.fence = u.fence AND i.workflow = $10 AND i.version = $11
               AND (i.state <> 'running' OR i.lease_expires_at < now())
-            RETURNING i.id, i.contact, i.seq, i.step, i.state, i.attempt, u.from_state, u.detail
+            RETURNING i.id, i.contact, i.seq, i.step, i.state, i.attempt, i.wait_started_at, u.from_state, u.detail
+        ), pauses AS (
+            -- The wait's SLA pauses move with it (a paused wait stays paused on its new step).
+            UPDATE sla_pauses p SET step = m.step FROM moved m
+            WHERE p.instance = m.id AND p.wait_started_at = m.wait_started_at
         ), events AS (
             INSERT INTO instance_events (instance, seq, step, from_state, to_state, owner, worker, attempt, detail)
             SELECT m.id, m.seq, m.step, m.from_state, m.state, c.owner, $12, m.attempt, m.detail
@@ -204,6 +209,8 @@ extension Store {
                 var due: Date? = runAt
                 if state == "running" {
                     due = nil  // released: due now
+                } else if state == "waiting", runAt == Advance.neverDue {
+                    due = event != oldEvent ? nil : runAt  // paused: still only a signal wakes it
                 } else if state == "waiting", let old = oldDeadline, let deadline, runAt >= old {
                     due = event != oldEvent ? nil : deadline
                 }

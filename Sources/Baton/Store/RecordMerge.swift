@@ -64,7 +64,8 @@ extension Store {
             UPDATE signals SET contact = $1 WHERE contact = $2 RETURNING name
         ), woken AS (
             UPDATE workflow_instances SET run_at = now(), updated_at = now()
-            WHERE contact = $1 AND state = 'waiting' AND wait_event IN (SELECT name FROM moved)
+            WHERE contact = $1 AND state = 'waiting'
+              AND (wait_event IN (SELECT name FROM moved) OR pause_events && ARRAY(SELECT name FROM moved))
             RETURNING id
         )
         SELECT (SELECT count(*) FROM moved) AS moved, (SELECT count(*) FROM woken) AS woken

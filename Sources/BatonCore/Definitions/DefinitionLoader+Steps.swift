@@ -218,7 +218,8 @@ extension DefinitionLoader {
     }
 
     static func readWait(_ node: Node, _ p: String, _ r: NodeReader, _ known: KnownNames) -> WaitForSLA? {
-        guard let f = r.fields(node, p, allowed: ["event", "within", "clock", "calendar"]) else { return nil }
+        guard let f = r.fields(node, p, allowed: ["event", "within", "clock", "calendar", "pause_on", "resume_on"])
+        else { return nil }
         let event = r.string(f, "event", required: true, hint: " (the signal to wait for, e.g. first_touch)")
         let within = r.duration(f, "within", required: true, hint: " (a wait needs a deadline, e.g. within: 4h)")
         let clock = f["clock"] == nil ? .wall : r.choice(f, "clock", ClockKind.self)
@@ -227,8 +228,44 @@ extension DefinitionLoader {
             r.missing(f, "calendar", " (clock business_hours counts the hours of a calendar: name one)")
         }
         if let calendar, let node = f["calendar"] { checkKnown(calendar, known.calendars, node, f.path("calendar"), "calendar", r) }
-        guard let event, let within, let clock, clock == .wall || calendar != nil else { return nil }
-        return WaitForSLA(event: event, within: within, clock: clock, calendar: calendar)
+        let pauses = readPauseEvents(f, event: event, r)
+        guard let event, let within, let clock, clock == .wall || calendar != nil, let pauses else { return nil }
+        return WaitForSLA(event: event, within: within, clock: clock, calendar: calendar, pauseOn: pauses.pauseOn,
+                          resumeOn: pauses.resumeOn)
+    }
+
+    /// `pause_on:` and `resume_on:` of a wait: lists of event names (or one name), each event in one
+    /// role only (not both lists, not the wait's own `event`), and neither list without the other.
+    /// Nil when something is wrong (reported with file, line and field).
+    private static func readPauseEvents(_ f: Fields, event: String?, _ r: NodeReader) -> (pauseOn: [String], resumeOn: [String])? {
+        let issuesBefore = r.issues.count
+        let pauseOn = f["pause_on"] == nil ? [] : r.strings(f, "pause_on")
+        let resumeOn = f["resume_on"] == nil ? [] : r.strings(f, "resume_on")
+        guard let pauseOn, let resumeOn else { return nil }
+        if !pauseOn.isEmpty, resumeOn.isEmpty {
+            r.missing(f, "resume_on", " (pause_on stops the clock; name the events that start it again, e.g. resume_on: [customer_replied])")
+        }
+        if pauseOn.isEmpty, !resumeOn.isEmpty, let node = f.keyNode("resume_on") {
+            r.issue(node, f.path("resume_on"), "resume_on without pause_on: nothing ever stops the clock (add pause_on: [EVENT])")
+        }
+        if let node = f["pause_on"], pauseOn.isEmpty, case .sequence = node {
+            r.issue(node, f.path("pause_on"), "pause_on is an empty list (name at least one event, or leave pause_on out)")
+        }
+        var seen: [String: String] = [:]
+        if let event { seen[event] = "event" }
+        for (list, key) in [(pauseOn, "pause_on"), (resumeOn, "resume_on")] {
+            for item in list {
+                if let role = seen[item.text] {
+                    let what = role == key ? "twice in \(key)" : role == "event" ? "the event this wait is met by" : "also in \(role)"
+                    r.issue(item.node, item.path, "event \"\(item.text)\" is \(what); an event can stop the clock, start it again "
+                            + "or meet the wait, only one of them")
+                } else {
+                    seen[item.text] = key
+                }
+            }
+        }
+        guard r.issues.count == issuesBefore else { return nil }
+        return (pauseOn.map(\.text), resumeOn.map(\.text))
     }
 
     static func readEscalate(_ node: Node, _ p: String, _ r: NodeReader, _ known: KnownNames) -> Escalate? {

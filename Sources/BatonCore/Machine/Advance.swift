@@ -13,8 +13,15 @@ public struct Advance: Hashable, Sendable {
     /// When a `ready` instance is due, or when a `waiting` one should be looked at (its deadline).
     public var runAt: Date
     public var waitEvent: String?
+    /// The waiting step's `pause_on` and `resume_on` events (they wake it too); nil when none.
+    public var pauseEvents: [String]?
     public var waitStartedAt: Date?
+    /// While paused, the deadline the wait had when its clock stopped (it moves on resume).
     public var deadline: Date?
+    /// The wait's SLA clock is stopped: `runAt` is `Advance.neverDue`, not the deadline.
+    public var paused: Bool
+    /// Pauses begun or ended by this advance, for the `sla_pauses` table.
+    public var pauses: [SLAPause]
     public var lastError: String?
     public var outcome: String?
     /// Signals consumed by this advance.
@@ -26,6 +33,48 @@ public struct Advance: Hashable, Sendable {
     public var ownerChanges: [OwnerChange]
     public var notifications: [OutboundMessage]
     public var events: [TimelineEvent]
+}
+
+extension Advance {
+    /// The `runAt` of a paused wait: no deadline wakes it, only a signal does. Finite (the last
+    /// second of year 9999), so it sorts, pages and prints like any other time.
+    public static let neverDue = Date(timeIntervalSince1970: 253_402_300_799)
+}
+
+/// One pause of a wait's SLA clock: begun by a `pause_on` event, ended by a `resume_on` event (or
+/// by the wait ending while paused).
+public struct SLAPause: Hashable, Sendable {
+    public var step: String
+    /// When the wait began: with the instance and step, which wait the pause belongs to.
+    public var waitStartedAt: Date
+    public var startedAt: Date
+    /// Nil while the clock is stopped.
+    public var endedAt: Date?
+    public var pauseEvent: String
+    /// The event that resumed it; nil while paused, or when the wait ended (met) while paused.
+    public var resumeEvent: String?
+    /// The paused time on the wait's clock (business seconds on a calendar), once ended.
+    public var seconds: TimeInterval?
+    /// The deadline when the clock stopped, and where it moved to when it started again.
+    public var deadlineBefore: Date
+    public var deadlineAfter: Date?
+    /// The pause was begun by an earlier advance: its stored row is ended, not inserted.
+    public var existing: Bool
+
+    public init(step: String, waitStartedAt: Date, startedAt: Date, endedAt: Date? = nil, pauseEvent: String,
+                resumeEvent: String? = nil, seconds: TimeInterval? = nil, deadlineBefore: Date, deadlineAfter: Date? = nil,
+                existing: Bool = false) {
+        self.step = step
+        self.waitStartedAt = waitStartedAt
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+        self.pauseEvent = pauseEvent
+        self.resumeEvent = resumeEvent
+        self.seconds = seconds
+        self.deadlineBefore = deadlineBefore
+        self.deadlineAfter = deadlineAfter
+        self.existing = existing
+    }
 }
 
 /// One change of owner, appended to the ownership history.

@@ -6,13 +6,19 @@ public enum BusinessClock {
     /// A calendar with no working hours at all never reaches the deadline: the result is
     /// `start` + the same time on the wall clock, so a misconfiguration cannot wait forever.
     public static func deadline(from start: Date, adding seconds: Int, in calendar: BusinessCalendar) -> Date {
+        deadline(from: start, adding: TimeInterval(seconds), in: calendar)
+    }
+
+    /// `deadline(from:adding:in:)` for a working time with a fraction of a second (what is left of
+    /// a wait when its clock stops between whole seconds).
+    public static func deadline(from start: Date, adding seconds: TimeInterval, in calendar: BusinessCalendar) -> Date {
         guard let zone = TimeZone(identifier: calendar.timezone),
               calendar.hours.values.contains(where: { !$0.isEmpty })
-        else { return start.addingTimeInterval(TimeInterval(seconds)) }
+        else { return start.addingTimeInterval(seconds) }
         var gregorian = Calendar(identifier: .gregorian)
         gregorian.timeZone = zone
         let holidays = Set(calendar.holidays)
-        var remaining = TimeInterval(seconds)
+        var remaining = seconds
         var cursor = start
         for _ in 0..<(366 * 10) {
             let dayStart = gregorian.startOfDay(for: cursor)
@@ -33,7 +39,7 @@ public enum BusinessClock {
             guard let next = gregorian.date(byAdding: .day, value: 1, to: dayStart) else { break }
             cursor = next
         }
-        return start.addingTimeInterval(TimeInterval(seconds))
+        return start.addingTimeInterval(seconds)
     }
 
     /// True when `date` falls inside the calendar's working hours (not a holiday). A calendar whose
@@ -71,7 +77,7 @@ public enum BusinessClock {
         return nil
     }
 
-    private static func time(_ minutes: Int, on day: Date, _ calendar: Calendar) -> Date? {
+    static func time(_ minutes: Int, on day: Date, _ calendar: Calendar) -> Date? {
         if minutes >= 1440 { return calendar.date(byAdding: .day, value: 1, to: day) }
         return calendar.date(bySettingHour: minutes / 60, minute: minutes % 60, second: 0, of: day)
     }

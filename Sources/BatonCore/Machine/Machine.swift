@@ -44,6 +44,10 @@ public struct Machine: Sendable {
                 run.attempt = 0
                 run.waitStartedAt = nil
                 run.deadline = nil
+                run.pausedAt = nil
+                run.pausedBy = nil
+                run.pausedSeconds = 0
+                run.pauseEvents = nil
             case .wait(let detail):
                 if let detail { run.record(step: step.id, to: .waiting, detail: detail) }
                 return run.finish(state: .waiting, runAt: run.deadline ?? now)
@@ -111,29 +115,7 @@ public struct Machine: Sendable {
                          + (suppressed > 0 ? "; \(suppressed) suppressed: the contact has not consented" : ""))
 
         case .waitForSLA(let wait, let met, let breach):
-            // Resuming a wait this instance armed earlier (woken by a signal, its deadline, or a lease
-            // that expired); otherwise the wait begins now. `deadline` is reset on every transition.
-            let resuming = run.step == run.instance.step && run.deadline != nil
-            run.waitEvent = wait.event
-            if let signal = run.takeSignal(named: wait.event) {
-                let started = run.waitStartedAt ?? run.now
-                let seconds = Int(signal.receivedAt.timeIntervalSince(started).rounded())
-                return .next(met, detail: "sla_met: \(wait.event) (signal \(signal.id), \(max(0, seconds))s into the wait)")
-            }
-            if resuming, let deadline = run.deadline {
-                if run.now >= deadline { return .next(breach, detail: "sla_breached: no \(wait.event) by \(iso(deadline))") }
-                return .wait(detail: nil)
-            }
-            run.waitStartedAt = run.now
-            run.waitEvent = wait.event
-            let deadline: Date
-            if wait.clock == .businessHours, let name = wait.calendar, let calendar = directory.calendars[name] {
-                deadline = BusinessClock.deadline(from: run.now, adding: wait.within.seconds, in: calendar)
-            } else {
-                deadline = run.now.addingTimeInterval(TimeInterval(wait.within.seconds))
-            }
-            run.deadline = deadline
-            return .wait(detail: "waiting for \(wait.event) until \(iso(deadline)) (\(wait.within) \(wait.clock.rawValue))")
+            return performWait(wait, step: step.id, onMet: met, onBreach: breach, &run, directory: directory)
 
         case .escalate(let escalate, let next):
             var detail = "escalated"
@@ -183,6 +165,110 @@ public struct Machine: Sendable {
         }
     }
 
+    /// A wait: begins (deadline on its clock), or resumes one this instance armed earlier (woken by
+    /// a signal, its deadline, or a lease that expired). The signals it names are taken in the order
+    /// they arrived, those that arrived before the wait began included (as of the wait's start):
+    /// its `event` meets it; a `pause_on` event stops its clock, unless it is stopped already or the
+    /// deadline had passed when the event arrived (then the wait breached, and the event is left for
+    /// a later wait); a `resume_on` event starts a stopped clock again and moves the deadline by the
+    /// paused time on the wait's clock (ignored when the clock runs). While the clock is stopped the
+    /// wait cannot breach and its deadline wakes nothing (`Advance.neverDue`).
+    private func performWait(
+        _ wait: WaitForSLA, step: String, onMet met: String, onBreach breach: String, _ run: inout Run,
+        directory: Directory
+    ) -> Outcome {
+        let resuming = run.step == run.instance.step && run.deadline != nil
+        let clock = SLAClock(wait, calendars: directory.calendars)
+        run.waitEvent = wait.event
+        run.pauseEvents = wait.pauseEvents.isEmpty ? nil : wait.pauseEvents
+        var begin: String?
+        if !resuming {
+            run.waitStartedAt = run.now
+            let deadline = clock.deadline(from: run.now, adding: TimeInterval(wait.within.seconds))
+            run.deadline = deadline
+            run.pausedAt = nil
+            run.pausedBy = nil
+            run.pausedSeconds = 0
+            begin = "waiting for \(wait.event) until \(iso(deadline)) (\(wait.within) \(wait.clock.rawValue))"
+        }
+        let started = run.waitStartedAt ?? run.now
+        // The wait's first timeline entry comes before any pause of it.
+        func began(_ run: inout Run) {
+            if let text = begin { run.record(step: step, to: .waiting, detail: text) }
+            begin = nil
+        }
+        let pauseOn = Set(wait.pauseOn ?? []), resumeOn = Set(wait.resumeOn ?? [])
+        var pausesSettled = false
+        for signal in run.pendingSignals
+        where signal.name == wait.event || pauseOn.contains(signal.name) || resumeOn.contains(signal.name) {
+            let at = max(signal.receivedAt, started)
+            let early = signal.receivedAt < started ? ", received before the wait began" : ""
+            if signal.name == wait.event {
+                run.take(signal)
+                if let pausedAt = run.pausedAt {
+                    run.endPause(at: max(at, pausedAt), by: nil, step: step, clock: clock)
+                }
+                let seconds = Int(signal.receivedAt.timeIntervalSince(started).rounded())
+                var detail = "sla_met: \(wait.event) (signal \(signal.id), \(max(0, seconds))s into the wait"
+                if run.pausedSeconds > 0, let deadline = run.deadline {
+                    detail += "; paused \(span(run.pausedSeconds))\(clock.calendar == nil ? "" : " of business hours")"
+                    // In time on the paused clock, late on a clock that never stopped.
+                    let budget = clock.seconds(from: started, to: deadline) - run.pausedSeconds
+                    if signal.receivedAt <= deadline, clock.seconds(from: started, to: signal.receivedAt) > budget {
+                        detail += "; \(Self.breachAvoided)"
+                    }
+                }
+                return .next(met, detail: detail + ")")
+            }
+            if pausesSettled { continue }
+            guard let deadline = run.deadline else { break }
+            if pauseOn.contains(signal.name) {
+                if run.pausedAt != nil {
+                    run.take(signal)  // already paused: ignored
+                } else if at >= deadline {
+                    pausesSettled = true  // too late: the wait breached at its deadline
+                } else {
+                    run.take(signal)
+                    began(&run)
+                    run.pausedAt = at
+                    run.pausedBy = signal.name
+                    run.pauses.append(SLAPause(step: step, waitStartedAt: started, startedAt: at, pauseEvent: signal.name,
+                                               deadlineBefore: deadline))
+                    let left = clock.seconds(from: at, to: deadline)
+                    run.record(step: step, to: .waiting, detail: "sla_paused: \(signal.name) (signal \(signal.id)\(early)); "
+                               + "the clock stops with \(span(left)) left")
+                }
+            } else {
+                run.take(signal)
+                guard let pausedAt = run.pausedAt else { continue }  // not paused: ignored
+                began(&run)
+                let paused = run.endPause(at: max(at, pausedAt), by: signal.name, step: step, clock: clock)
+                run.record(step: step, to: .waiting, detail: "sla_resumed: \(signal.name) (signal \(signal.id)\(early)) "
+                           + "after \(span(paused))\(clock.calendar == nil ? "" : " of business hours") paused; "
+                           + "deadline moves to \(iso(run.deadline ?? deadline))")
+            }
+        }
+        began(&run)
+        if let pausedAt = run.pausedAt, resumeOn.isEmpty {
+            // Paused on a step that cannot resume (moved to a version whose wait has no resume_on):
+            // the clock runs again now.
+            let paused = run.endPause(at: max(run.now, pausedAt), by: nil, step: step, clock: clock)
+            run.record(step: step, to: .waiting, detail: "sla_resumed: this wait has no resume_on "
+                       + "after \(span(paused)) paused; deadline moves to \(iso(run.deadline ?? run.now))")
+            if let deadline = run.deadline, run.now >= deadline {
+                return .next(breach, detail: "sla_breached: no \(wait.event) by \(iso(deadline))")
+            }
+        }
+        if run.pausedAt != nil { return .wait(detail: nil) }
+        if let deadline = run.deadline, run.now >= deadline {
+            return .next(breach, detail: "sla_breached: no \(wait.event) by \(iso(deadline))")
+        }
+        return .wait(detail: nil)
+    }
+
+    /// The words a met wait's timeline entry carries when only its pauses kept it in time.
+    public static let breachAvoided = "breach avoided by pauses"
+
     private func escalationDecision(
         _ target: EscalationTarget, run: Run, directory: inout Directory, rotation: inout Rotation
     ) -> Router.Decision {
@@ -225,6 +311,9 @@ public struct Machine: Sendable {
 
 func iso(_ date: Date) -> String { RFC3339.string(date) }
 
+/// A clock time as a duration (`2h`, `1h30m`), rounded to the second.
+func span(_ seconds: TimeInterval) -> String { TimeSpan(seconds: Int(seconds.rounded())).description }
+
 /// The working state of one claim.
 struct Run {
     let instance: InstanceSnapshot
@@ -237,6 +326,11 @@ struct Run {
     var waitEvent: String?
     var waitStartedAt: Date?
     var deadline: Date?
+    var pauseEvents: [String]?
+    var pausedAt: Date?
+    var pausedBy: String?
+    var pausedSeconds: TimeInterval
+    var pauses: [SLAPause] = []
     var lastError: String?
     var outcome: String?
     var usedSignals: [Int] = []
@@ -259,7 +353,39 @@ struct Run {
         priority = instance.priority
         waitStartedAt = instance.waitStartedAt
         deadline = instance.deadline
+        pausedAt = instance.pausedAt
+        pausedBy = instance.pausedBy
+        pausedSeconds = instance.pausedSeconds
         pendingSignals = instance.pendingSignals.sorted { $0.id < $1.id }
+    }
+
+    /// Consumes one pending signal.
+    mutating func take(_ signal: PendingSignal) {
+        pendingSignals.removeAll { $0.id == signal.id }
+        usedSignals.append(signal.id)
+    }
+
+    /// Ends the open pause at `end`: the deadline moves by the paused time on `clock`; returns it.
+    @discardableResult
+    mutating func endPause(at end: Date, by event: String?, step: String, clock: SLAClock) -> TimeInterval {
+        guard let start = pausedAt, let before = deadline else { return 0 }
+        let seconds = clock.seconds(from: start, to: end)
+        let after = clock.moved(before, pausedAt: start, resumedAt: end)
+        if let open = pauses.indices.last, pauses[open].endedAt == nil {
+            pauses[open].endedAt = end
+            pauses[open].resumeEvent = event
+            pauses[open].seconds = seconds
+            pauses[open].deadlineAfter = after
+        } else {
+            pauses.append(SLAPause(step: step, waitStartedAt: waitStartedAt ?? start, startedAt: start, endedAt: end,
+                                   pauseEvent: pausedBy ?? "", resumeEvent: event, seconds: seconds,
+                                   deadlineBefore: before, deadlineAfter: after, existing: true))
+        }
+        deadline = after
+        pausedSeconds += seconds
+        pausedAt = nil
+        pausedBy = nil
+        return seconds
     }
 
     mutating func record(step: String, to state: InstanceState, detail: String, error: String? = nil) {
@@ -267,13 +393,6 @@ struct Run {
         events.append(TimelineEvent(seq: seq, step: step, fromState: currentState, toState: state,
                                     owner: contact.owner, attempt: attempt, detail: detail, error: error))
         currentState = state == .running ? .running : state
-    }
-
-    mutating func takeSignal(named name: String) -> PendingSignal? {
-        guard let index = pendingSignals.firstIndex(where: { $0.name == name }) else { return nil }
-        let signal = pendingSignals.remove(at: index)
-        usedSignals.append(signal.id)
-        return signal
     }
 
     /// Applies a routing decision to the contact; returns an error for `.fail`.
@@ -421,9 +540,11 @@ struct Run {
     func finish(state: InstanceState, runAt: Date) -> Advance {
         Advance(
             instance: instance.id, fence: instance.fence, state: state, step: step, seq: seq, attempt: attempt,
-            priority: priority, runAt: state == .waiting ? (deadline ?? runAt) : runAt,
-            waitEvent: state == .waiting ? waitEvent : nil,
+            priority: priority,
+            runAt: state == .waiting ? (pausedAt != nil ? Advance.neverDue : deadline ?? runAt) : runAt,
+            waitEvent: state == .waiting ? waitEvent : nil, pauseEvents: state == .waiting ? pauseEvents : nil,
             waitStartedAt: state == .waiting ? waitStartedAt : nil, deadline: state == .waiting ? deadline : nil,
+            paused: state == .waiting && pausedAt != nil, pauses: pauses,
             lastError: state == .completed ? nil : lastError, outcome: outcome, usedSignals: usedSignals,
             contact: contactChanged ? contact : nil, queued: queued, ownerChanges: ownerChanges,
             notifications: notifications, events: events)

@@ -73,10 +73,19 @@ public struct InstanceSnapshot: Hashable, Sendable {
     public var deadline: Date?
     public var createdAt: Date
     public var pendingSignals: [PendingSignal]
+    /// Set while the wait's SLA clock is paused: when the pause began, and the event that began it.
+    public var pausedAt: Date?
+    public var pausedBy: String?
+    /// The clock time of this wait's pauses that have ended (its deadline has already moved by it).
+    public var pausedSeconds: TimeInterval
 
     public init(id: Int, workflow: String, version: Int, contact: ContactSnapshot, state: InstanceState, step: String,
                 seq: Int = 0, attempt: Int = 0, fence: Int = 1, priority: Int = 0, waitStartedAt: Date? = nil,
-                deadline: Date? = nil, createdAt: Date, pendingSignals: [PendingSignal] = []) {
+                deadline: Date? = nil, createdAt: Date, pendingSignals: [PendingSignal] = [], pausedAt: Date? = nil,
+                pausedBy: String? = nil, pausedSeconds: TimeInterval = 0) {
+        self.pausedAt = pausedAt
+        self.pausedBy = pausedBy
+        self.pausedSeconds = pausedSeconds
         self.id = id
         self.workflow = workflow
         self.version = version

@@ -230,13 +230,25 @@ public struct WaitForSLA: Hashable, Sendable, Codable {
     public var clock: ClockKind
     /// Required for `business_hours`; the calendar's time zone, hours and holidays count.
     public var calendar: String?
+    /// Events that stop the clock (`pause_on:`), e.g. `waiting_on_customer`; nil when none.
+    public var pauseOn: [String]?
+    /// Events that start it again (`resume_on:`); the deadline moves by the paused time on this
+    /// wait's clock. Nil when none.
+    public var resumeOn: [String]?
 
-    public init(event: String, within: TimeSpan, clock: ClockKind = .wall, calendar: String? = nil) {
+    public init(event: String, within: TimeSpan, clock: ClockKind = .wall, calendar: String? = nil,
+                pauseOn: [String] = [], resumeOn: [String] = []) {
         self.event = event
         self.within = within
         self.clock = clock
         self.calendar = calendar
+        // Empty lists are stored as nil, so a stored spec without pauses encodes as it always did.
+        self.pauseOn = pauseOn.isEmpty ? nil : pauseOn
+        self.resumeOn = resumeOn.isEmpty ? nil : resumeOn
     }
+
+    /// The events besides `event` that wake the waiting instance: `pause_on` then `resume_on`.
+    public var pauseEvents: [String] { (pauseOn ?? []) + (resumeOn ?? []) }
 }
 
 /// Who takes over in an escalation.

@@ -7,7 +7,9 @@ public enum SimulationReport {
     public static func text(_ trace: SimulationTrace, directory: Directory) -> String {
         var lines: [String] = []
         let attributes = trace.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
-        lines.append("simulate \(trace.workflow): contact \(trace.contact)\(attributes.isEmpty ? "" : " (\(attributes))"), enrolled \(iso(trace.start))")
+        let ref = RecordRef(storageKey: trace.contact)
+        let who = ref.kind == .contact ? "contact \(trace.contact)" : "record \(ref)"
+        lines.append("simulate \(trace.workflow): \(who)\(attributes.isEmpty ? "" : " (\(attributes))"), enrolled \(iso(trace.start))")
         for event in trace.events {
             lines.append("event: \(event.event) at \(iso(event.at)) (\(elapsed(event.at.timeIntervalSince(trace.start))))")
         }
@@ -91,9 +93,21 @@ public enum SimulationReport {
                 text += "on the wall clock: deadline \(iso(wait.deadline))"
             }
             return text
+        case "paused":
+            // "sla_paused: waiting_on_customer (signal 2); the clock stops with 3h left"
+            let rest = step.detail.dropFirst("sla_paused: ".count)
+            return "paused: \(step.signal?.event ?? "event") stops the clock"
+                + (rest.range(of: "; ").map { ", " + rest[$0.upperBound...].replacingOccurrences(of: "the clock stops with ", with: "") } ?? "")
+        case "resumed":
+            // "sla_resumed: customer_replied (signal 3) after 2h of business hours paused; deadline moves to …"
+            let rest = step.detail.dropFirst("sla_resumed: ".count)
+            var text = "resumed: \(step.signal?.event ?? "event")"
+            if let after = rest.range(of: ") after ") { text += " after " + rest[after.upperBound...] }
+            return text
         case "sla_met":
             let arrival = step.signal.map { " (arrived \(elapsed($0.at.timeIntervalSince(start))))" } ?? ""
-            return "met: \(step.signal?.event ?? "signal")\(arrival) -> \(step.next ?? "?")"
+            let saved = step.detail.contains(Machine.breachAvoided) ? ", late for the deadline before the pause: a \(Machine.breachAvoided)" : ""
+            return "met: \(step.signal?.event ?? "signal")\(arrival)\(saved) -> \(step.next ?? "?")"
         case "sla_breached":
             return "breached: \(step.detail.hasPrefix("sla_breached: ") ? String(step.detail.dropFirst(14)) : step.detail) -> \(step.next ?? "?")"
         case "escalated", "handed_off":

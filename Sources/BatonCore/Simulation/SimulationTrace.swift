@@ -28,8 +28,8 @@ public struct SimulatedStep: Hashable, Sendable, Encodable {
     public var step: String
     /// The step's kind as the file writes it: assign, notify, wait_for_sla, …
     public var kind: String
-    /// assigned | queued | notified | branched | went | waiting | sla_met | sla_breached | escalated |
-    /// handed_off | completed | retry | failed
+    /// assigned | queued | notified | branched | went | waiting | paused | resumed | sla_met | sla_breached |
+    /// escalated | handed_off | completed | retry | failed
     public var outcome: String
     /// The engine's timeline line for this step (what `instances show` would print).
     public var detail: String
@@ -43,7 +43,7 @@ public struct SimulatedStep: Hashable, Sendable, Encodable {
     public var assignment: SimulatedAssignment?
     public var messages: [SimulatedMessage]
     public var wait: SimulatedWait?
-    /// The signal that met an SLA.
+    /// The signal that met an SLA, or paused or resumed its clock.
     public var signal: SimulatedSignal?
     public var error: String?
 }

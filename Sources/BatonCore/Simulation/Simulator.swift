@@ -40,6 +40,7 @@ public struct Simulator: Sendable {
         var note: String?
         var finalState = "waiting"
         var outcome: String?
+        var waitStartedAt: Date?
 
         while true {
             if steps.count >= stepLimit {
@@ -62,6 +63,20 @@ public struct Simulator: Sendable {
             instance.waitStartedAt = advance.waitStartedAt
             instance.deadline = advance.deadline
             instance.state = advance.state
+            // The pause as the Store keeps it: open while the clock is stopped, summed once ended.
+            if advance.state != .waiting || advance.waitStartedAt != waitStartedAt {
+                instance.pausedSeconds = 0
+            }
+            waitStartedAt = advance.waitStartedAt
+            for pause in advance.pauses { instance.pausedSeconds += pause.seconds ?? 0 }
+            let open = advance.paused ? advance.pauses.last { $0.endedAt == nil } : nil
+            if advance.paused {
+                instance.pausedAt = open?.startedAt ?? instance.pausedAt
+                instance.pausedBy = open?.pauseEvent ?? instance.pausedBy
+            } else {
+                instance.pausedAt = nil
+                instance.pausedBy = nil
+            }
             if let changed = advance.contact { instance.contact = changed }
 
             switch advance.state {
@@ -72,7 +87,18 @@ public struct Simulator: Sendable {
                 now = max(now, advance.runAt)
                 continue
             case .waiting:
-                let wake = signals.first { $0.signal.at > now && !consumed.contains($0.id) && $0.signal.event == advance.waitEvent }
+                // Woken by the event it waits for, a pause_on or resume_on event, or its deadline
+                // (none while its clock is stopped).
+                let wakers = Set([advance.waitEvent].compactMap { $0 } + (advance.pauseEvents ?? []))
+                let wake = signals.first { $0.signal.at > now && !consumed.contains($0.id) && wakers.contains($0.signal.event) }
+                if advance.paused {
+                    guard let wake else {
+                        note = "the wait's clock is paused (\(instance.pausedBy ?? "paused")) and no resume_on event follows in the events file"
+                        break
+                    }
+                    now = wake.signal.at
+                    continue
+                }
                 let deadline = advance.deadline ?? advance.runAt
                 if let wake, wake.signal.at < deadline {
                     now = wake.signal.at
@@ -121,6 +147,12 @@ public struct Simulator: Sendable {
             record.outcome = "retry"
         case .completed:
             record.outcome = "completed"
+        case .waiting where event.detail.hasPrefix("sla_paused"):
+            record.outcome = "paused"
+            record.signal = signalOf(event.detail, signals)
+        case .waiting where event.detail.hasPrefix("sla_resumed"):
+            record.outcome = "resumed"
+            record.signal = signalOf(event.detail, signals)
         case .waiting:
             record.outcome = "waiting"
             if case .waitForSLA(let wait, _, _) = action, let deadline = advance.deadline {
@@ -139,11 +171,18 @@ public struct Simulator: Sendable {
             case .handoff: record.outcome = "handed_off"
             case .waitForSLA:
                 record.outcome = event.detail.hasPrefix("sla_met") ? "sla_met" : "sla_breached"
-                if record.outcome == "sla_met", let id = advance.usedSignals.first { record.signal = signals[id] }
+                if record.outcome == "sla_met" { record.signal = signalOf(event.detail, signals) }
             case .end, nil: record.outcome = "completed"
             }
         }
         if moved, record.error == nil { record.next = advance.step }
         return record
+    }
+
+    /// The signal a pause or resume entry names (`(signal 3…`).
+    private func signalOf(_ detail: String, _ signals: [Int: SimulatedSignal]) -> SimulatedSignal? {
+        guard let range = detail.range(of: "(signal ") else { return nil }
+        let digits = detail[range.upperBound...].prefix { $0.isNumber }
+        return Int(digits).flatMap { signals[$0] }
     }
 }

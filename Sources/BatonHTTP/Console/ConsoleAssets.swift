@@ -105,6 +105,8 @@ enum ConsoleAssets {
   <div><dt>Team</dt><dd>{{team}}{{^team}}–{{/team}}</dd></div>
   <div><dt>Priority</dt><dd>{{priority}}</dd></div>
   <div><dt>Run at</dt><dd>{{#runAt}}<time datetime="{{iso}}" title="{{utc}}">{{utc}}</time>{{/runAt}}</dd></div>
+  {{#deadline}}<div><dt>Deadline</dt><dd id="instance-deadline"><time datetime="{{iso}}" title="{{utc}}">{{utc}}</time>{{#paused}} <span class="badge state-waiting">paused</span>{{/paused}}</dd></div>{{/deadline}}
+  {{#sla}}<div><dt>SLA clock</dt><dd id="instance-sla">{{elapsed}} elapsed, {{remaining}} remaining{{#paused}}, stopped{{/paused}}</dd></div>{{/sla}}
   <div><dt>Updated</dt><dd>{{#updatedAt}}<time datetime="{{iso}}" title="{{utc}}">{{utc}}</time>{{/updatedAt}}</dd></div>
 </dl>
 {{#lastError}}<p class="flash-error">Last error: {{lastError}}</p>{{/lastError}}

@@ -153,7 +153,10 @@ struct InstancesPages {
         let path = detail.timeline.map(\.step)
         let live = !["completed", "cancelled"].contains(detail.state)
         var events = Set<String>()
-        for step in definition?.steps ?? [] { if case .waitForSLA(let wait, _, _) = step.action { events.insert(wait.event) } }
+        for step in definition?.steps ?? [] {
+            if case .waitForSLA(let wait, _, _) = step.action { events.insert(wait.event); events.formUnion(wait.pauseEvents) }
+        }
+        func span(_ seconds: Int?) -> String { seconds.map { $0 == 0 ? "0s" : TimeSpan(seconds: $0).description } ?? "" }
         let data: [String: Any] = [
             "id": detail.id, "workflow": detail.workflow, "version": detail.version, "state": detail.state, "step": detail.step,
             "contact": detail.contact, "contactLink": "/contacts/\(FormData.encode(detail.contact))",
@@ -161,6 +164,8 @@ struct InstancesPages {
             "owner": detail.owner as Any, "team": detail.team as Any, "priority": detail.priority,
             "lastError": detail.last_error as Any, "runAt": ConsoleFormat.time(detail.run_at) as Any,
             "updatedAt": ConsoleFormat.time(detail.updated_at) as Any,
+            "deadline": ConsoleFormat.time(detail.deadline) as Any, "paused": detail.paused,
+            "sla": detail.elapsed_s == nil ? false : ["elapsed": span(detail.elapsed_s), "remaining": span(detail.remaining_s)],
             "timeline": detail.timeline.map { e -> [String: Any] in
                 ["seq": e.seq, "step": e.step, "from": e.from_state, "to": e.to_state, "owner": e.owner ?? "",
                  "worker": e.worker ?? "", "attempt": e.attempt, "at": ConsoleFormat.time(e.at) as Any,
