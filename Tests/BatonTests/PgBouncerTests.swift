@@ -67,6 +67,8 @@ struct PgBouncerTests {
                 _ = try await pooled.signal("first_touch", contact: "P-\(n)", payload: nil)
             }
         }
+        // Reloads on the way (channels re-read through PgBouncer), no work dropped.
+        for worker in workers { worker.send(SIGHUP) }
         let finished = try await eventually(timeout: .seconds(180)) {
             try await engine.scalar("SELECT count(*) FROM workflow_instances WHERE state = 'completed'") == count
         }
