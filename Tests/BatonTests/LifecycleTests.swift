@@ -124,4 +124,22 @@ struct LifecycleTests {
         let stopped = ["worker stopped", "outbox relay stopped"].map { output.range(of: $0)?.lowerBound }
         #expect(stopped[0] != nil && stopped[1] != nil && stopped[0]! < stopped[1]!, "the worker stops before the relay: \(output)")
     }
+
+    /// A second SIGTERM while the first drains exits 1 at once: here the relay waits on a delivery
+    /// the receiver holds (up to the channel's 30 s timeout), which the second signal abandons to
+    /// its outbox lease.
+    @Test func aSecondSigtermExitsAtOnce() async throws {
+        let receiver = try await HTTPReceiver(hold: .seconds(120))
+        let engine = try await engine("secondsignal", url: receiver.url)
+        defer { Task { await engine.close(); try? await receiver.stop() } }
+        let worker = try worker(engine, ["--id", "twice"])
+        defer { worker.send(SIGKILL) }
+        _ = try await engine.start("tell", "C-1")
+        #expect(try await eventually(timeout: .seconds(60)) { receiver.requests.count == 1 })
+        worker.send(SIGTERM)
+        #expect(try await eventually(timeout: .seconds(20)) { worker.output.contains("worker stopped") }, "\(worker.output)")
+        worker.send(SIGTERM)
+        #expect(await worker.wait() == 1, "output: \(worker.output)")
+        #expect(try await engine.scalar("SELECT string_agg(status, ',') FROM outbox") == "delivering")
+    }
 }
