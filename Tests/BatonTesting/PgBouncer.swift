@@ -24,8 +24,10 @@ public final class PgBouncer: Sendable {
         return paths.map { "\($0)/pgbouncer" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Starts PgBouncer and waits until it accepts connections.
+    /// Starts PgBouncer and waits until it accepts connections. PgBouncers left by test processes
+    /// that have exited are stopped on the way.
     public init(poolSize: Int = 8) async throws {
+        Self.stopStale()
         guard let binary = Self.binary else {
             throw TestSetupError("pgbouncer is not installed (apt-get install pgbouncer; scripts/test installs it)")
         }
@@ -67,7 +69,8 @@ public final class PgBouncer: Sendable {
         try userlist.write(toFile: "\(directory)/userlist.txt", atomically: true, encoding: .utf8)
         chmod("\(directory)/pgbouncer.ini", 0o644)
         chmod("\(directory)/userlist.txt", 0o644)
-        process = try ChildProcess(binary, (asRoot ? ["-u", "postgres"] : []) + ["\(directory)/pgbouncer.ini"])
+        process = try ChildProcess(binary, (asRoot ? ["-u", "postgres"] : []) + ["\(directory)/pgbouncer.ini"],
+                                   unblockSignals: true)
         let deadline = ContinuousClock.now + .seconds(30)
         while !Self.accepts(port) {
             guard ContinuousClock.now < deadline else {
@@ -91,11 +94,39 @@ public final class PgBouncer: Sendable {
     /// PgBouncer's own log so far.
     public var log: String { (try? String(contentsOfFile: "\(directory)/pgbouncer.log", encoding: .utf8)) ?? "" }
 
-    /// Stops PgBouncer (SIGINT: at once, without waiting for clients) and removes its files.
+    /// Stops PgBouncer (SIGTERM: at once, without waiting for clients) and removes its files.
     public func stop() async {
-        process.send(SIGINT)
+        process.send(SIGTERM)
         _ = await process.wait()
         try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Runs `body` with a PgBouncer, stopped when it returns or throws.
+    public static func with<T>(poolSize: Int = 8, _ body: (PgBouncer) async throws -> T) async throws -> T {
+        let bouncer = try await PgBouncer(poolSize: poolSize)
+        do {
+            let value = try await body(bouncer)
+            await bouncer.stop()
+            return value
+        } catch {
+            await bouncer.stop()
+            throw error
+        }
+    }
+
+    /// Kills the PgBouncers of test processes that are gone (named by their folder, as databases are).
+    static func stopStale() {
+        let temporary = FileManager.default.temporaryDirectory.path
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: temporary)) ?? [] where name.hasPrefix("baton-pgbouncer-") {
+            let parts = name.split(separator: "-")
+            guard parts.count == 4, let owner = Int32(parts[2]), owner != getpid(), kill(owner, 0) != 0 else { continue }
+            let folder = "\(temporary)/\(name)"
+            if let text = try? String(contentsOfFile: "\(folder)/pgbouncer.pid", encoding: .utf8),
+               let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(pid, SIGKILL)
+            }
+            try? FileManager.default.removeItem(atPath: folder)
+        }
     }
 
     /// A loopback port nobody listens on now (bound to port 0, then released).

@@ -46,10 +46,13 @@ struct PgBouncerTests {
     }
 
     @Test func fourWorkersThroughAPoolOfEightCompleteEveryInstanceWithoutAnError() async throws {
-        let bouncer = try await PgBouncer(poolSize: 8)
+        try await PgBouncer.with(poolSize: 8) { try await fourWorkers(through: $0) }
+    }
+
+    func fourWorkers(through bouncer: PgBouncer) async throws {
         let engine = try await Engine.make("pgbouncer4", workflows: [Self.flow])
         let pooled = try pooledStore(bouncer, engine)
-        defer { Task { await pooled.pool.close(); await engine.close(); await bouncer.stop() } }
+        defer { Task { await pooled.pool.close(); await engine.close() } }
         let count = 300
         let through = bouncer.url(database: engine.config.database)
         let workers = try (1...4).map { n in
@@ -89,9 +92,12 @@ struct PgBouncerTests {
     }
 
     @Test func limitsHoldPerTransactionAndTheSessionTimeZoneIsKeptAcrossServerSessions() async throws {
-        let bouncer = try await PgBouncer(poolSize: 2)
+        try await PgBouncer.with(poolSize: 2) { try await limitsAndTimeZone(through: $0) }
+    }
+
+    func limitsAndTimeZone(through bouncer: PgBouncer) async throws {
         let engine = try await Engine.make("pgbouncerset")
-        defer { Task { await engine.close(); await bouncer.stop() } }
+        defer { Task { await engine.close() } }
         // New server sessions start in another time zone: PgBouncer must restore the client's UTC.
         try await engine.store.pool.withConnection { connection in
             _ = try await connection.executeScript("ALTER DATABASE \(engine.config.database) SET timezone = 'Pacific/Auckland'")
