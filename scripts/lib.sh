@@ -78,3 +78,17 @@ ensure_test_packages() {
     && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
     || say "warning: could not install prometheus; the Prometheus scrape test will be skipped"
 }
+
+# Installs Debian's pgbouncer when missing: the PgBouncer tests (Tests/BatonTests/PgBouncerTests.swift)
+# run four workers through it in transaction pooling mode. It is found in /usr/sbin, off most PATHs.
+ensure_pgbouncer() {
+  command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] && return 0
+  say "installing pgbouncer with apt-get (for the PgBouncer tests)"
+  { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
+    && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null; } \
+    || say "warning: could not install pgbouncer; the PgBouncer tests will be skipped (and say so)"
+  # Debian's package enables a system-wide pgbouncer on port 6432; the tests start their own.
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet pgbouncer 2>/dev/null; then
+    as_root systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+  fi
+}

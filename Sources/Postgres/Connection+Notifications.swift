@@ -15,7 +15,8 @@ public struct PostgresNotification: Sendable, Equatable {
 }
 
 extension Connection {
-    /// LISTENs on `channels` and returns the notifications as they arrive.
+    /// LISTENs on `channels` and returns the notifications as they arrive. Needs a direct
+    /// connection (`Pooling.direct`).
     ///
     /// The connection is given over to the stream: its queue's thread waits in `poll(2)` on the
     /// socket and on a wake-up pipe (it never spins), so do not run other statements on it. The
@@ -28,6 +29,11 @@ extension Connection {
     public func notifications(listeningTo channels: [String], probeInterval: Duration = .seconds(30)) async throws
         -> AsyncThrowingStream<PostgresNotification, Error>
     {
+        // A transaction pooler lends the session for one statement: the LISTEN would land on a
+        // session that other clients use next, and the notifications would never arrive here.
+        guard config.pooling == .direct else {
+            throw PostgresError(.invalidConfiguration, "LISTEN needs a direct connection to the server, not one through a transaction pooler")
+        }
         let probeMillis = Int32(SessionTimeouts.milliseconds(probeInterval))
         for channel in channels {
             // Channel names are identifiers, which cannot be parameters: libpq quotes them.

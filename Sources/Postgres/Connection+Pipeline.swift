@@ -9,10 +9,16 @@ extension Connection {
     /// Inside an explicit transaction they are part of it instead.
     public func pipeline(_ statements: [Statement]) async throws -> [QueryResult] {
         if statements.isEmpty { return [] }
-        return try await run { pgconn in try Self.runPipeline(statements, on: pgconn) }
+        let local = pooledSettings
+        return try await run { pgconn in
+            // Through a transaction pooler, outside a transaction: the limits first, in the same
+            // implicit transaction (see `Pooling`).
+            guard let local, PQtransactionStatus(pgconn) == PQTRANS_IDLE else { return try Self.runPipeline(statements, on: pgconn) }
+            return Array(try Self.runPipeline([local] + statements, on: pgconn).dropFirst())
+        }
     }
 
-    private static func runPipeline(_ statements: [Statement], on pgconn: OpaquePointer) throws -> [QueryResult] {
+    static func runPipeline(_ statements: [Statement], on pgconn: OpaquePointer) throws -> [QueryResult] {
         guard PQenterPipelineMode(pgconn) == 1 else {
             throw PostgresError(.protocolError, "cannot enter pipeline mode: the connection is busy")
         }

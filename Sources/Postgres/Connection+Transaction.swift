@@ -31,11 +31,7 @@ extension Connection {
                 throw error
             }
         }
-        switch isolation {
-        case .readCommitted: try await simpleQuery("BEGIN ISOLATION LEVEL READ COMMITTED")
-        case .repeatableRead: try await simpleQuery("BEGIN ISOLATION LEVEL REPEATABLE READ")
-        case .serializable: try await simpleQuery("BEGIN ISOLATION LEVEL SERIALIZABLE")
-        }
+        try await begin(isolation)
         let value: T
         do {
             value = try await body(self)
@@ -49,6 +45,24 @@ extension Connection {
             throw PostgresError(.server, "the transaction failed earlier and was rolled back at COMMIT", sqlState: "25P02")
         }
         return value
+    }
+}
+
+extension Connection {
+    /// BEGIN; through a transaction pooler, with the limits for this transaction in the same round trip.
+    private func begin(_ isolation: IsolationLevel) async throws {
+        let sql: StaticString = switch isolation {
+        case .readCommitted: "BEGIN ISOLATION LEVEL READ COMMITTED"
+        case .repeatableRead: "BEGIN ISOLATION LEVEL REPEATABLE READ"
+        case .serializable: "BEGIN ISOLATION LEVEL SERIALIZABLE"
+        }
+        guard let local = pooledSettings else {
+            try await simpleQuery(sql)
+            return
+        }
+        // Pipelined: BEGIN opens the explicit transaction, so it stays open past the sync point.
+        let statements = [Statement(sql.description), local]
+        _ = try await run { pgconn in try Self.runPipeline(statements, on: pgconn) }
     }
 }
 

@@ -107,6 +107,9 @@ public final class Connection: @unchecked Sendable {
             kind = "timed out"
         } else if lower.contains("could not translate host name") {
             kind = "unknown host"
+        } else if lower.contains("unsupported startup parameter") && config.pooling == .direct {
+            // PgBouncer refuses the limits we send at startup: it wants the pooler mode.
+            kind = "refused by a connection pooler (PgBouncer? run with --pooler pgbouncer)"
         } else {
             kind = "failed"
         }
@@ -159,14 +162,18 @@ public final class Connection: @unchecked Sendable {
     @discardableResult
     public func query(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws -> QueryResult {
         let statement = Statement(sql, parameters)
-        return try await run { pgconn in try Self.execute(statement, on: pgconn) }
+        let local = pooledSettings
+        return try await run { pgconn in try Self.execute(statement, on: pgconn, localSettings: local) }
     }
 
-    /// Runs a statement prepared once per connection (`PQprepare`), then executed by name.
+    /// Runs a statement prepared once per connection (`PQprepare`), then executed by name. Through a
+    /// transaction pooler it runs unnamed instead, like `query(_:_:)`: a name prepared on one server
+    /// session would be missing on the next one the pooler lends.
     @discardableResult
     public func query(_ prepared: PreparedStatement, _ parameters: [(any PostgresEncodable)?] = []) async throws
         -> QueryResult
     {
+        if config.pooling == .transactionPooler { return try await query(prepared.sql, parameters) }
         let statement = Statement(prepared.sql, parameters)
         return try await run { pgconn in
             if !self.preparedNames.contains(prepared.name) {
@@ -196,6 +203,19 @@ public final class Connection: @unchecked Sendable {
     @discardableResult
     public func executeScript(_ script: String) async throws -> QueryResult {
         try await run { pgconn in try Self.check(PQexec(pgconn, script), pgconn) }
+    }
+
+    /// Through a transaction pooler: the statement that sets this connection's limits for one
+    /// transaction (see `Pooling`); nil for a direct connection, whose limits are set at startup.
+    var pooledSettings: Statement? {
+        config.pooling == .transactionPooler ? config.timeouts.localSettingsStatement() : nil
+    }
+
+    /// Runs `statement`; with `localSettings` and no transaction open, both go in one round trip
+    /// (a pipeline is one implicit transaction), so the limits hold for the statement and no longer.
+    static func execute(_ statement: Statement, on pgconn: OpaquePointer, localSettings: Statement?) throws -> QueryResult {
+        guard let localSettings, PQtransactionStatus(pgconn) == PQTRANS_IDLE else { return try execute(statement, on: pgconn) }
+        return try runPipeline([localSettings, statement], on: pgconn)[1]
     }
 
     static func execute(_ statement: Statement, on pgconn: OpaquePointer) throws -> QueryResult {

@@ -14,6 +14,8 @@ public struct ConnectionConfig: Sendable, CustomStringConvertible {
     public var applicationName: String
     /// Statement, lock and idle-transaction limits and TCP liveness checks for every connection.
     public var timeouts: SessionTimeouts = .default
+    /// Direct to the server, or through a pooler in transaction mode (see `Pooling`).
+    public var pooling: Pooling = .direct
     /// Host (or socket directory), port, database and user as libpq resolves them, for messages.
     public let host: String
     public let port: String
@@ -97,7 +99,9 @@ public struct ConnectionConfig: Sendable, CustomStringConvertible {
         for (keyword, value) in timeouts.libpqKeywords() where !setKeywords.contains(keyword) {
             pairs.append((keyword, value))
         }
-        let options = [timeouts.serverOptions(), userOptions].compactMap { $0 }.joined(separator: " ")
+        // Through a transaction pooler the limits are set per transaction instead (see `Pooling`).
+        let serverOptions = pooling == .direct ? timeouts.serverOptions() : nil
+        let options = [serverOptions, userOptions].compactMap { $0 }.joined(separator: " ")
         if !options.isEmpty { pairs.append(("options", options)) }
         pairs += overrides
         return pairs

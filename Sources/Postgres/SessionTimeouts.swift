@@ -4,10 +4,11 @@
 ///
 /// The server settings travel in the connection's startup packet (libpq's `options`, as
 /// `-c statement_timeout=…`), which costs no round trip and works for direct connections. Behind
-/// a pooler in transaction mode (PgBouncer), which refuses or ignores startup options, set
-/// `sendServerSettings = false` and put the same settings on the database role instead
-/// (`ALTER ROLE baton_worker SET statement_timeout = '5s'`, …). The TCP settings are the client
-/// socket's own and work either way.
+/// a pooler in transaction mode (PgBouncer), which refuses startup options, set the config's
+/// `pooling = .transactionPooler`: the same settings are then set per transaction (see
+/// `Pooling`). (`sendServerSettings = false` sends none at all, for settings kept on the database
+/// role instead: `ALTER ROLE baton_worker SET statement_timeout = '5s'`, ….) The TCP settings are
+/// the client socket's own and work either way.
 public struct SessionTimeouts: Sendable, Hashable {
     /// The server cancels a statement running longer than this (`statement_timeout`, 57014). nil: the server's setting.
     public var statement: Duration?

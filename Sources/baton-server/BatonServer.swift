@@ -62,7 +62,9 @@ struct BatonServer: AsyncParsableCommand {
         PrometheusExport.bootstrap()
         let logger = Logger(label: "baton.server")
         let (host, port) = try address()
-        let config = try ConnectionConfig.fromEnvironment(url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "baton-server")
+        var config = try ConnectionConfig.fromEnvironment(url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "baton-server")
+        // Through PgBouncer in transaction mode (BATON_POOLER=pgbouncer): nothing outlives a transaction.
+        config.pooling = try Baton.pooling(flag: nil)
         let pool = ConnectionPool(config, maxConnections: poolSize, logger: logger,
                                   onCheckout: { BatonMetrics.poolWait("baton-server", $0) })
         let store = Store(pool: pool, logger: logger)

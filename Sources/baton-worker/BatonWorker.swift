@@ -1,10 +1,10 @@
 import ArgumentParser
 import Baton
 import BatonHTTP
-import Dispatch
 import Foundation
 import Logging
 import Postgres
+import ServiceLifecycle
 
 /// Runs workflow instances: claims due ones in batches, advances them, commits each batch at once.
 @main
@@ -13,8 +13,11 @@ struct BatonWorker: AsyncParsableCommand {
         commandName: "baton-worker",
         abstract: "Run Baton's workflow instances. Start as many as you like, on any host.",
         discussion: """
-            Stops on SIGTERM or SIGINT: claims nothing more, commits what it holds, exits 0. \
-            The database comes from --database-url, then DATABASE_URL, then libpq's PG* variables.
+            SIGTERM or SIGINT drains in order and exits 0: claims nothing more, commits the batch in hand, \
+            lets deliveries in flight finish, then stops the metrics endpoint (/readyz says draining \
+            meanwhile); a second one exits 1 at once. SIGHUP reads the channels again without dropping work. \
+            The database comes from --database-url, then DATABASE_URL, then libpq's PG* variables. \
+            Through PgBouncer (transaction mode): --pooler pgbouncer --listen-url <direct URL>.
 
             Examples:
               baton-worker --concurrency 4 --metrics-port 9090
@@ -45,6 +48,12 @@ struct BatonWorker: AsyncParsableCommand {
     @Option(help: "Log format: json or text (default: json unless standard error is a terminal).") var logFormat: String?
     @Flag(help: "Print the settings this worker would run with (flags, environment, defaults; no secrets) and exit.")
     var printConfig = false
+    @Option(help: "A connection pooler between Baton and PostgreSQL: none or pgbouncer (transaction mode: no named prepared statements, limits set per transaction). Default: BATON_POOLER, then none.")
+    var pooler: String?
+    @Option(name: .customLong("listen-url"), help: "A direct database URL for LISTEN (wake-ups), when --database-url goes through a pooler. Default: BATON_LISTEN_URL, then the database URL.")
+    var listenURL: String?
+    @Option(help: "How long channels read from the database are reused; SIGHUP reads them again at once.")
+    var channelsRefresh = "5s"
 
     func validate() throws {
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
@@ -59,9 +68,13 @@ struct BatonWorker: AsyncParsableCommand {
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: one of trace, debug, info, notice, warning, error") }
         if let logFormat, LogFormat(rawValue: logFormat) == nil { throw ValidationError("--log-format: json or text") }
         if let metricsPort, !(1...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be a port number (1-65535)") }
+        if parseDuration(channelsRefresh) == nil { throw ValidationError("--channels-refresh: bad duration \(channelsRefresh) (e.g. 5s)") }
+        if let pooler, Pooling(name: pooler) == nil { throw ValidationError("--pooler: none or pgbouncer (got \(pooler))") }
     }
 
     func run() async throws {
+        // Before anything else: from here on no signal finds its default action (see ProcessSignals).
+        let signals = await ProcessSignals.trap()
         (logFormat.flatMap(LogFormat.init(rawValue:)) ?? .automatic).bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
         if metricsPort != nil { PrometheusExport.bootstrap() }
         let logger = Logger(label: "baton.worker")
@@ -69,28 +82,19 @@ struct BatonWorker: AsyncParsableCommand {
         var config = try ConnectionConfig.fromEnvironment(url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "baton-worker")
         // Every statement, lock wait and dead connection fails while the lease still holds.
         config.timeouts = .within(lease: parseDuration(lease)!)
+        config.pooling = try Baton.pooling(flag: pooler)
+        let listen = try Baton.listenConfig(flag: listenURL, database: config, applicationName: "baton-worker")
         if printConfig {
-            print(effectiveConfiguration(name: name, database: config))
+            print(effectiveConfiguration(name: name, database: config, listen: listen))
             return
         }
-
-        // SIGTERM / SIGINT ask the worker to stop (before it has started: exit at once, nothing is
-        // held yet); a second one exits at once.
-        let onStop = StopAction { Foundation.exit(0) }
-        signal(SIGTERM, SIG_IGN)
-        signal(SIGINT, SIG_IGN)
-        let sources = [SIGTERM, SIGINT].map { number -> DispatchSourceSignal in
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            let seen = SignalCount()
-            source.setEventHandler {
-                if seen.increment() > 1 { Foundation.exit(1) }
-                logger.info("stopping", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
-                onStop.run()
-            }
-            source.resume()
-            return source
+        let stopHandler = signals.handleStops(logger: logger)
+        defer { stopHandler.cancel() }
+        if config.pooling == .transactionPooler && listen == nil {
+            logger.warning(
+                "LISTEN cannot go through a transaction pooler: new work and notifications are found by polling; give a direct connection with --listen-url (or BATON_LISTEN_URL) to be woken at once",
+                metadata: ["poll_interval": "\(pollInterval)"])
         }
-        defer { sources.forEach { $0.cancel() } }
 
         do {
             try await waitForDatabase(config, giveUpAfter: untilIdle ? parseDuration(connectTimeout)! : nil, logger: logger)
@@ -108,62 +112,53 @@ struct BatonWorker: AsyncParsableCommand {
             FileHandle.standardError.write(Data("baton-worker: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        let worker = Worker(
+        let worker = onlyOutbox ? nil : Worker(
             store: store,
             configuration: WorkerConfiguration(
                 id: name, concurrency: concurrency, batchSize: batchSize, pollInterval: parseDuration(pollInterval)!,
-                lease: parseDuration(lease)!, untilIdle: untilIdle),
+                lease: parseDuration(lease)!, untilIdle: untilIdle, listen: listen),
             logger: logger)
         let relay = noOutbox ? nil : OutboxRelay(
             store: store,
             configuration: OutboxRelayConfiguration(
                 id: name, lease: parseDuration(outboxLease)!, baseBackoff: parseDuration(outboxBackoff)!,
                 pollInterval: parseDuration(pollInterval)!, untilIdle: untilIdle, drainLimit: parseDuration(drainLimit)!,
-                giveUpAfter: parseDuration(connectTimeout)!),
+                giveUpAfter: parseDuration(connectTimeout)!, channelsRefresh: parseDuration(channelsRefresh)!, listen: listen),
             logger: Logger(label: "baton.outbox"))
-
         let schedules = noSchedules || onlyOutbox ? nil : ScheduleRunner(
             store: store, worker: name, lease: parseDuration(lease)!, pollInterval: parseDuration(pollInterval)!,
             logger: Logger(label: "baton.schedules"))
 
+        // Started in this order, shut down in the reverse one (see WorkerServices.swift).
         let draining = DrainFlag()
-        onStop.set {
-            draining.set()
-            Task {
-                await worker.stop()
-                await relay?.stop()
-                await schedules?.stop()
-            }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        func add(_ service: any Service, _ name: String) {
+            services.append(.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                                  failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: name))
         }
-        var observers: [Task<Void, Never>] = []
         if let metricsPort {
             let app = buildMetricsApplication(store: store, host: metricsHost, port: metricsPort,
                                               draining: { draining.isSet }, logger: Logger(label: "baton.metrics"))
-            observers.append(Task {
-                do { try await app.run() } catch { logger.error("metrics endpoint failed", metadata: ["error": "\(error)"]) }
-            })
-            observers.append(Task { await MetricsSampler(store: store, logger: logger).run() })
+            add(MetricsEndpointService(app: app, logger: logger), "metrics-endpoint")
+            add(SamplerService(sampler: MetricsSampler(store: store, logger: logger)), "metrics-sampler")
             logger.info("serving metrics", metadata: ["address": "\(metricsHost):\(metricsPort)"])
         }
-        BatonMetrics.workerUp(name, true)
-        defer {
-            BatonMetrics.workerUp(name, false)
-            observers.forEach { $0.cancel() }
+        if untilIdle {
+            add(UntilIdleService(worker: worker, relay: relay, schedules: schedules), "until-idle")
+        } else {
+            if let relay { add(RelayService(relay: relay), "outbox-relay") }
+            if let schedules { add(ScheduleService(schedules: schedules), "schedules") }
+            if let worker { add(WorkerService(worker: worker), "worker") }
         }
+        let logLevel = logLevel
+        add(ReloadService(hangups: signals) { await Self.reload(relay: relay, logLevel: logLevel, logger: logger) }, "reload")
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: Logger(label: "baton.lifecycle")))
+        signals.running(group, draining: draining)
+
+        BatonMetrics.workerUp(name, true)
+        defer { BatonMetrics.workerUp(name, false) }
         do {
-            if untilIdle {
-                // Steps first, then their notifications: the relay drains what this run produced.
-                await schedules?.runDue()
-                if !onlyOutbox { try await worker.run() }
-                try await relay?.run()
-            } else {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    if !onlyOutbox { group.addTask { try await worker.run() } }
-                    if let relay { group.addTask { try await relay.run() } }
-                    if let schedules { group.addTask { await schedules.run() } }
-                    try await group.waitForAll()
-                }
-            }
+            try await group.run()
         } catch let error as OutboxRelayGaveUp {
             await pool.close()
             FileHandle.standardError.write(Data("baton-worker: \(error)\n".utf8))
@@ -171,31 +166,26 @@ struct BatonWorker: AsyncParsableCommand {
         }
         await pool.close()
     }
-}
 
-/// What a stop signal does; replaced once the worker runs. `@unchecked Sendable`: `action` is only
-/// touched under `lock`.
-final class StopAction: @unchecked Sendable {
-    private let lock = NSLock()
-    private var action: @Sendable () -> Void
-    init(_ action: @escaping @Sendable () -> Void) { self.action = action }
-    func set(_ new: @escaping @Sendable () -> Void) { lock.withLock { action = new } }
-    func run() { lock.withLock { action }() }
-}
-
-/// Set once the worker starts stopping, so `/readyz` says so. `@unchecked Sendable`: under `lock`.
-final class DrainFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    func set() { lock.withLock { value = true } }
-    var isSet: Bool { lock.withLock { value } }
-}
-
-/// Counts signals received. `@unchecked Sendable`: `count` is only touched under `lock`.
-final class SignalCount: @unchecked Sendable {
-    private let lock = NSLock()
-    private var count = 0
-    func increment() -> Int { lock.withLock { count += 1; return count } }
+    /// SIGHUP: reads the channels again (the relay's next round uses them; deliveries in flight
+    /// finish with the channel they started with) and says in one line what was reloaded. The log
+    /// level comes from --log-level, which a running process cannot re-read: it stays.
+    static func reload(relay: OutboxRelay?, logLevel: String, logger: Logger) async {
+        let level = "\(logLevel) (from --log-level; unchanged until a restart)"
+        guard let relay else {
+            logger.notice("SIGHUP: nothing to reload (no outbox relay in this process)", metadata: ["log_level": "\(level)"])
+            return
+        }
+        do {
+            let channels = try await relay.reloadChannels()
+            logger.notice("SIGHUP: reloaded channels", metadata: [
+                "channels": "\(channels.sorted().joined(separator: ","))", "log_level": "\(level)",
+            ])
+        } catch {
+            logger.warning("SIGHUP: cannot read the channels now; the relay reads them again at its next round",
+                           metadata: ["error": "\(error)"])
+        }
+    }
 }
 
 /// `500ms`, `2s`, `1m`, `1h` into a Duration.
@@ -211,7 +201,7 @@ func parseDuration(_ text: String) -> Duration? {
 extension BatonWorker {
     /// The settings as `key: value` lines (YAML), from flags, environment and defaults, for
     /// `--print-config`. The database appears as user@host:port/name: never a password.
-    func effectiveConfiguration(name: String, database: ConnectionConfig) -> String {
+    func effectiveConfiguration(name: String, database: ConnectionConfig, listen: ConnectionConfig?) -> String {
         let timeouts = database.timeouts
         func show(_ duration: Duration?) -> String { duration.map { "\($0)" } ?? "none" }
         let source = databaseURL != nil ? "--database-url" : databaseURLFile != nil ? "--database-url-file"
@@ -220,6 +210,8 @@ extension BatonWorker {
             id: \(name)
             database: \(database.description)
             database_from: \(source)
+            pooler: \(database.pooling == .direct ? "none" : "pgbouncer (transaction mode)")
+            listen: \(listen?.description ?? "the database URL")
             concurrency: \(concurrency)
             batch_size: \(batchSize)
             poll_interval: \(pollInterval)
@@ -234,6 +226,7 @@ extension BatonWorker {
             schedules: \(!noSchedules && !onlyOutbox)
             outbox_backoff: \(outboxBackoff)
             outbox_lease: \(outboxLease)
+            channels_refresh: \(channelsRefresh)
             connect_timeout: \(connectTimeout)
             drain_limit: \(drainLimit)
             metrics: \(metricsPort.map { "\(metricsHost):\($0)" } ?? "off")

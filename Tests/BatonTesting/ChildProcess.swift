@@ -13,7 +13,10 @@ public final class ChildProcess: Sendable {
     private let outputPath: String
 
     /// Starts `path` with `arguments`, the test's environment plus `environment`, stdin from /dev/null.
-    public init(_ path: String, _ arguments: [String], environment: [String: String] = [:]) throws {
+    /// `unblockSignals`: start with no signal blocked. The test process blocks the signals its
+    /// Dispatch sources read, and a child inherits that mask: a program that handles signals with
+    /// `sigaction` (PgBouncer) would never see SIGTERM.
+    public init(_ path: String, _ arguments: [String], environment: [String: String] = [:], unblockSignals: Bool = false) throws {
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         outputPath = FileManager.default.temporaryDirectory
@@ -32,8 +35,17 @@ public final class ChildProcess: Sendable {
             argv.forEach { free($0) }
             envp.forEach { free($0) }
         }
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        if unblockSignals {
+            var none = sigset_t()
+            sigemptyset(&none)
+            posix_spawnattr_setsigmask(&attributes, &none)
+            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        }
         var child: pid_t = 0
-        let status = posix_spawn(&child, path, &actions, nil, argv, envp)
+        let status = posix_spawn(&child, path, &actions, &attributes, argv, envp)
         guard status == 0 else { throw TestSetupError("cannot start \(path): errno \(status)") }
         pid = child
     }

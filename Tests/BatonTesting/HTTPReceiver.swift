@@ -39,14 +39,15 @@ public final class HTTPReceiver: Sendable {
     public var url: String { "http://127.0.0.1:\(port)/hook" }
 
     /// Starts listening on `port` (0: any free port). `respond` gets each request and its 0-based number.
-    public init(port: Int = 0, respond: @escaping Responder = { _, _ in (200, []) }) async throws {
+    /// `hold`: how long each response waits (on the event loop, blocking nothing) before it is sent.
+    public init(port: Int = 0, hold: TimeAmount = .zero, respond: @escaping Responder = { _, _ in (200, []) }) async throws {
         let log = RequestLog()
         let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 64)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(ReceiverHandler(log: log, respond: respond))
+                    channel.pipeline.addHandler(ReceiverHandler(log: log, hold: hold, respond: respond))
                 }
             }
         channel = try await bootstrap.bind(host: "127.0.0.1", port: port).get()
@@ -81,11 +82,13 @@ final class ReceiverHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias OutboundOut = HTTPServerResponsePart
     private let log: RequestLog
     private let respond: HTTPReceiver.Responder
+    private let hold: TimeAmount
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
 
-    init(log: RequestLog, respond: @escaping HTTPReceiver.Responder) {
+    init(log: RequestLog, hold: TimeAmount, respond: @escaping HTTPReceiver.Responder) {
         self.log = log
+        self.hold = hold
         self.respond = respond
     }
 
@@ -106,9 +109,17 @@ final class ReceiverHandler: ChannelInboundHandler, @unchecked Sendable {
             var responseHeaders = HTTPHeaders([("Content-Length", "0"), ("Connection", "close")])
             for (name, value) in extra { responseHeaders.add(name: name, value: value) }
             let responseHead = HTTPResponseHead(version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders)
-            context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
             self.head = nil
+            guard hold > .zero else {
+                context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                return
+            }
+            let loop = context.eventLoop.assumeIsolated()
+            loop.scheduleTask(in: hold) {
+                context.write(self.wrapOutboundOut(.head(responseHead)), promise: nil)
+                context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            }
         }
     }
 }

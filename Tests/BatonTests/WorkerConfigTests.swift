@@ -22,4 +22,19 @@ struct WorkerConfigTests {
         #expect(output.contains("metrics: 0.0.0.0:9091"))
         #expect(!output.contains("s3cretPW"))
     }
+
+    @Test("shows the pooler and the listen URL, from the flags or BATON_POOLER and BATON_LISTEN_URL, without passwords")
+    func printConfigPooler() async throws {
+        let (status, output) = try await runProgram(
+            try Engine.binary("baton-worker"),
+            ["--print-config", "--database-url", "postgresql://ops:s3cretPW@bouncer.invalid:6432/baton"],
+            environment: ["DATABASE_URL": "", "BATON_POOLER": "pgbouncer",
+                          "BATON_LISTEN_URL": "postgresql://ops:s3cretPW@db.invalid:5432/baton"])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("pooler: pgbouncer (transaction mode)"))
+        #expect(output.contains("listen: postgresql://ops@db.invalid:5432/baton"))
+        #expect(!output.contains("s3cretPW"))
+        let refused = try await runProgram(try Engine.binary("baton-worker"), ["--print-config", "--pooler", "pgpool"])
+        #expect(refused.status != 0 && refused.output.contains("--pooler: none or pgbouncer"), "\(refused.output)")
+    }
 }

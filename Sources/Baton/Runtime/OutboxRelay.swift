@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import Postgres
 
 /// How the relay runs.
 public struct OutboxRelayConfiguration: Sendable {
@@ -25,10 +26,18 @@ public struct OutboxRelayConfiguration: Sendable {
     public var drainLimit: Duration
     /// With `untilIdle`: give up (throw) when the database has failed every round for this long.
     public var giveUpAfter: Duration
+    /// How long the channels read from the database are reused before they are read again;
+    /// `reloadChannels()` (SIGHUP) reads them at the next round whatever this says.
+    public var channelsRefresh: Duration
+    /// Where the relay LISTENs for `baton_outbox` (a step wrote notifications): a direct connection
+    /// (nil: the pool's own server, which must then not be a transaction pooler; without a direct
+    /// connection the relay only polls).
+    public var listen: ConnectionConfig?
 
     public init(id: String, batchSize: Int = 50, lease: Duration = .seconds(30), baseBackoff: Duration = .seconds(1),
                 maxBackoff: Duration = .seconds(600), pollInterval: Duration = .seconds(1), untilIdle: Bool = false,
-                drainLimit: Duration = .zero, giveUpAfter: Duration = .seconds(30)) {
+                drainLimit: Duration = .zero, giveUpAfter: Duration = .seconds(30), channelsRefresh: Duration = .seconds(5),
+                listen: ConnectionConfig? = nil) {
         self.id = id
         self.batchSize = batchSize
         self.lease = lease
@@ -38,6 +47,8 @@ public struct OutboxRelayConfiguration: Sendable {
         self.untilIdle = untilIdle
         self.drainLimit = drainLimit
         self.giveUpAfter = giveUpAfter
+        self.channelsRefresh = channelsRefresh
+        self.listen = listen
     }
 }
 
@@ -77,6 +88,18 @@ public final class OutboxRelay: Sendable {
 
     public var delivered: Int { get async { await state.delivered } }
 
+    /// Reads the channels from the database again now (SIGHUP); the next round uses them. Deliveries
+    /// in flight finish with the channel they started with: a round reads its channels once, at its
+    /// start. Returns the names of the channels read.
+    /// - Throws: when the database cannot be read; the next round then reads the channels itself.
+    @discardableResult
+    public func reloadChannels() async throws -> [String] {
+        await state.forgetChannels()
+        let channels = try await state.channels(from: store, refresh: configuration.channelsRefresh)
+        await wake.signal()
+        return Array(channels.keys)
+    }
+
     /// Runs until `stop()` or, with `untilIdle`, until nothing is due: deliveries that come due
     /// within `drainLimit` (retries in backoff) are waited for, later ones are left and reported.
     /// - Throws: `OutboxRelayGaveUp` when, with `untilIdle`, the database fails for `giveUpAfter`.
@@ -94,12 +117,20 @@ public final class OutboxRelay: Sendable {
     }
 
     private func relayLoop() async throws {
+        // Woken by NOTIFY baton_outbox (a step's commit wrote notifications); polling stays as the
+        // fallback for retries coming due and for a listener that is down. --until-idle drains
+        // what is there and needs no wake-ups.
+        let listenConfig = configuration.listen ?? store.pool.config
+        let listener = configuration.untilIdle || listenConfig.pooling != .direct ? nil : Task {
+            await WakeListener(config: listenConfig, channels: ["baton_outbox"], logger: logger).run(waking: wake)
+        }
+        defer { listener?.cancel() }
         let started = ContinuousClock.now
         var failingSince: ContinuousClock.Instant?
         var failures = 0
         while await !state.stopping {
             do {
-                let channels = try await state.channels(from: store)
+                let channels = try await state.channels(from: store, refresh: configuration.channelsRefresh)
                 let lease = Self.claimLease(configuration.lease, channels: channels)
                 let claimed = try await store.claimOutbox(limit: configuration.batchSize, lease: lease)
                 failingSince = nil
@@ -328,8 +359,10 @@ actor RelayState {
     func requestStop() { stopping = true }
     func countDelivered() { delivered += 1 }
 
-    func channels(from store: Store) async throws -> [String: BatonCore.Channel] {
-        if let (channels, at) = cached, ContinuousClock.now - at < .seconds(5) { return channels }
+    func forgetChannels() { cached = nil }
+
+    func channels(from store: Store, refresh: Duration) async throws -> [String: BatonCore.Channel] {
+        if let (channels, at) = cached, ContinuousClock.now - at < refresh { return channels }
         let channels = try await store.channels()
         cached = (channels, .now)
         return channels

@@ -23,10 +23,13 @@ public struct WorkerConfiguration: Sendable {
     public var maxBatchTime: Duration
     /// Waits between attempts of a claim loop whose batch failed (database down, …).
     public var loopBackoff: Backoff
+    /// Where the wake-up listener LISTENs: a direct connection (nil: the pool's own server, which
+    /// must then not be a transaction pooler; without a direct connection the loops only poll).
+    public var listen: ConnectionConfig?
 
     public init(id: String, concurrency: Int = 2, batchSize: Int = 50, pollInterval: Duration = .seconds(1),
                 lease: Duration = .seconds(10), untilIdle: Bool = false, maxBatchTime: Duration = .seconds(60),
-                loopBackoff: Backoff = Backoff(base: .milliseconds(100), cap: .seconds(5))) {
+                loopBackoff: Backoff = Backoff(base: .milliseconds(100), cap: .seconds(5)), listen: ConnectionConfig? = nil) {
         self.id = id
         self.concurrency = max(1, concurrency)
         self.batchSize = max(1, batchSize)
@@ -35,6 +38,7 @@ public struct WorkerConfiguration: Sendable {
         self.untilIdle = untilIdle
         self.maxBatchTime = maxBatchTime
         self.loopBackoff = loopBackoff
+        self.listen = listen
     }
 }
 
@@ -85,7 +89,7 @@ public final class Worker: Sendable {
             "concurrency": "\(configuration.concurrency)", "batch": "\(configuration.batchSize)",
             "poll": "\(configuration.pollInterval)", "lease": "\(configuration.lease)",
         ])
-        let listener = Task { await listenForWakeups() }
+        let listener = Task { await self.wakeListener?.run(waking: self.wake) }
         defer { listener.cancel() }
         await withTaskGroup(of: Void.self) { group in
             for loop in 0..<configuration.concurrency {
@@ -279,6 +283,14 @@ public final class Worker: Sendable {
         }
     }
 
+    /// LISTENs for `baton_wake` (work enrolled, signalled, retried) on a direct connection; nil when
+    /// there is none (the pool goes through a transaction pooler and no listen URL was given).
+    private var wakeListener: WakeListener? {
+        let config = configuration.listen ?? store.pool.config
+        guard config.pooling == .direct else { return nil }
+        return WakeListener(config: config, channels: ["baton_wake"], logger: logger)
+    }
+
     /// The pause before an instance whose contact was locked elsewhere is due again.
     private let contendedDelay = Duration.milliseconds(200)
     /// How long `untilIdle` keeps waiting for put-back instances while none makes progress.
@@ -312,34 +324,6 @@ public final class Worker: Sendable {
         hasher.combine(instance.fence)
         return Double(UInt64(bitPattern: Int64(hasher.finalize())) % 1000) / 1000
     }
-
-    /// Keeps a LISTEN connection open and wakes idle loops on every NOTIFY. After each (re)subscribe
-    /// the loops are woken once: a NOTIFY sent while the listener was disconnected is lost, but the
-    /// work it announced is in the table, and the next claim finds it.
-    private func listenForWakeups() async {
-        var failures = 0
-        while !Task.isCancelled {
-            do {
-                let connection = try await Connection.connect(store.pool.config, logger: logger)
-                let notifications = try await connection.notifications(listeningTo: ["baton_wake"])
-                failures = 0
-                await wake.signal()
-                do {
-                    for try await _ in notifications { await wake.signal() }
-                } catch {
-                    logger.notice("wake-up listener lost its connection; reconnecting", metadata: ["error": "\(error)"])
-                }
-                await connection.close()
-            } catch {
-                logger.debug("wake-up listener cannot connect; polling meanwhile", metadata: ["error": "\(error)"])
-            }
-            failures += 1
-            try? await Task.sleep(for: Self.listenerBackoff.delay(attempt: failures))
-        }
-    }
-
-    /// Pauses between reconnects of the wake-up listener.
-    static let listenerBackoff = Backoff(base: .milliseconds(200), cap: .seconds(5))
 }
 
 extension UnreadableInstance {
@@ -394,44 +378,5 @@ actor WorkerState {
         let directory = try await store.directory()
         cachedDirectory = (directory, .now)
         return directory
-    }
-}
-
-/// Wakes idle loops when a NOTIFY arrives or a stop is requested. A signal that comes while no
-/// loop is waiting is kept, so a loop about to wait returns at once instead of missing it.
-actor WakeSignal {
-    private var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
-    private var nextID: UInt64 = 0
-    private var pending = false
-
-    func signal() {
-        if waiters.isEmpty {
-            pending = true
-            return
-        }
-        let all = waiters
-        waiters.removeAll()
-        for waiter in all.values { waiter.resume() }
-    }
-
-    /// Returns at the next `signal()` (or at once if one is pending) or after `timeout`.
-    func wait(timeout: Duration) async {
-        if pending {
-            pending = false
-            return
-        }
-        nextID += 1
-        let id = nextID
-        await withCheckedContinuation { continuation in
-            waiters[id] = continuation
-            Task {
-                try? await Task.sleep(for: timeout)
-                self.fire(id)
-            }
-        }
-    }
-
-    private func fire(_ id: UInt64) {
-        waiters.removeValue(forKey: id)?.resume()
     }
 }

@@ -11,7 +11,9 @@ extension Store {
     /// that `moved`, so each instance's effects are applied entirely or not at all, and instances
     /// that lost their lease leave no trace. Lock order: workflow_instances rows, then contacts rows
     /// (then the instances' own sla_pauses rows, which only the fence holder writes).
-    static let commitAdvances = PreparedStatement(name: "baton_commit_advances_v3", sql: """
+    /// When notifications were written, `NOTIFY baton_outbox` (sent at commit, and only then) wakes
+    /// the outbox relays at once instead of at their next poll.
+    static let commitAdvances = PreparedStatement(name: "baton_commit_advances_v4", sql: """
         WITH input AS (
             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::int[], $6::int[], $7::int[],
                                  $8::timestamptz[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::text[],
@@ -66,6 +68,7 @@ extension Store {
                 AS m(instance, key, step, channel, recipient, email, message, suppressed)
             JOIN moved mv ON mv.id = m.instance
             ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING 1
         ), pause_input AS (
             SELECT * FROM unnest($50::bigint[], $51::text[], $52::timestamptz[], $53::timestamptz[], $54::timestamptz[],
                                  $55::text[], $56::text[], $57::float8[], $58::timestamptz[], $59::timestamptz[], $60::bool[])
@@ -85,8 +88,11 @@ extension Store {
             SELECT x.instance, x.step, x.wait_started_at, x.started_at, x.ended_at, x.pause_event, x.resume_event, x.paused_s,
                    x.deadline_before, x.deadline_after
             FROM pause_input x WHERE NOT x.existing
+        ), woken AS (
+            SELECT pg_notify('baton_outbox', '') WHERE EXISTS (SELECT 1 FROM messages)
         )
-        SELECT id FROM moved
+        -- The count only makes the query read `woken` (a plain SELECT in WITH runs only when read).
+        SELECT id FROM moved WHERE (SELECT count(*) FROM woken) >= 0
         """)
 
     /// Applies `advances` made by `worker` at `now`; returns the ids whose fence still held.

@@ -165,13 +165,18 @@ extension Store {
         RETURNING name
         """
     /// The run's messages; the key (schedule, period, group) makes a second insert of one a no-op.
+    /// When any was written, `NOTIFY baton_outbox` (at commit) wakes the outbox relays.
     static let insertScheduledMessages = """
-        INSERT INTO outbox (idempotency_key, step, channel, recipient, recipient_email, message)
-        SELECT m.key, $1, m.channel, nullif(m.recipient, ''), nullif(m.email, ''), m.message
-        FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
-            AS m(key, channel, recipient, email, message, n)
-        ORDER BY m.n
-        ON CONFLICT (idempotency_key) DO NOTHING
+        WITH inserted AS (
+            INSERT INTO outbox (idempotency_key, step, channel, recipient, recipient_email, message)
+            SELECT m.key, $1, m.channel, nullif(m.recipient, ''), nullif(m.email, ''), m.message
+            FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) WITH ORDINALITY
+                AS m(key, channel, recipient, email, message, n)
+            ORDER BY m.n
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING 1
+        )
+        SELECT pg_notify('baton_outbox', '') WHERE EXISTS (SELECT 1 FROM inserted)
         """
     /// The run's record; its primary key (schedule, period) refuses a second run of a period.
     static let insertScheduleRun = """
