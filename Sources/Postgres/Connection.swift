@@ -48,6 +48,8 @@ public final class Connection: @unchecked Sendable {
     public static func connect(
         _ config: ConnectionConfig, logger: Logger = Logger(label: "baton.postgres")
     ) async throws -> Connection {
+        // A network host below sslmode=verify-full: warned about once, or refused (ConnectionConfig+TLS).
+        try config.checkTLS(logger: logger)
         let queue = DispatchQueue(label: "baton.postgres.connection")
         let pgconn: OpaquePointer = try await withCheckedThrowingContinuation { continuation in
             queue.async {
@@ -247,10 +249,12 @@ public final class Connection: @unchecked Sendable {
         }
         let lost = PQstatus(pgconn) != CONNECTION_OK
         if sqlState == nil && lost { return lostError(pgconn) }
-        return PostgresError(
+        var error = PostgresError(
             lost ? .connectionLost : .server, message ?? "unknown server error", sqlState: sqlState,
             detail: field("D"), hint: field("H"), constraint: field("n"), table: field("t"), column: field("c"),
             schema: field("s"))
+        if error.isInsufficientPrivilege, let user = PQuser(pgconn) { error.user = String(cString: user) }
+        return error
     }
 
     static func lostError(_ pgconn: OpaquePointer) -> PostgresError {

@@ -21,6 +21,14 @@ public struct ConnectionConfig: Sendable, CustomStringConvertible {
     public let port: String
     public private(set) var database: String
     public let user: String
+    /// libpq's `sslmode` for this connection: the string's, else `PGSSLMODE`, else `prefer`.
+    public let sslMode: String
+    /// `hostaddr` when the string (or `PGHOSTADDR`) sets one: where libpq connects, `host` then
+    /// being only the name the certificate must carry.
+    let hostAddress: String?
+    /// Refuse to connect to a host that is not this machine below `sslmode=verify-full` instead of
+    /// warning; on when `BATON_REQUIRE_VERIFIED_TLS` is `1`, `true` or `yes` (see `tlsWarning`).
+    public var requireVerifiedTLS: Bool
     private let setsConnectTimeout: Bool
     private let setsApplicationName: Bool
     /// libpq keywords the string sets itself; ours never override them.
@@ -60,6 +68,10 @@ public struct ConnectionConfig: Sendable, CustomStringConvertible {
         self.port = resolved("port", "PGPORT", "5432")
         self.user = resolved("user", "PGUSER", osUser)
         self.database = resolved("dbname", "PGDATABASE", self.user)
+        self.sslMode = resolved("sslmode", "PGSSLMODE", "prefer")
+        let address = resolved("hostaddr", "PGHOSTADDR", "")
+        self.hostAddress = address.isEmpty ? nil : address
+        self.requireVerifiedTLS = ["1", "true", "yes"].contains(environment["BATON_REQUIRE_VERIFIED_TLS"]?.lowercased() ?? "")
         self.setsConnectTimeout = values["connect_timeout"] != nil
         self.setsApplicationName = values["application_name"] != nil
         self.setKeywords = Set(values.keys)

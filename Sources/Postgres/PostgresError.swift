@@ -61,6 +61,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var column: String?
     /// The schema a violation names.
     public var schema: String?
+    /// The database user the session logged in as, set on a refused privilege (42501) so a
+    /// message can say who lacks it.
+    public var user: String?
 
     public init(
         _ code: Code, _ message: String, sqlState: String? = nil, detail: String? = nil,
@@ -84,6 +87,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         text += ": \(message)"
         if let constraint { text += " (constraint \(constraint))" }
         if let hint { text += "; hint: \(hint)" }
+        if let user { text += " (database user \(user))" }
         return text
     }
 
@@ -97,6 +101,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var isDeadlock: Bool { sqlState == "40P01" }
     /// 57014: the statement was cancelled (by request or statement_timeout).
     public var isQueryCanceled: Bool { sqlState == "57014" }
+    /// 42501: the session's user lacks a privilege (or ownership) the statement needs.
+    public var isInsufficientPrivilege: Bool { sqlState == "42501" }
     /// 55P03: a lock could not be had (lock_timeout ran out, or NOWAIT).
     public var isLockNotAvailable: Bool { sqlState == "55P03" }
     /// Ran out of time or out of luck against other sessions (lock timeout, statement timeout,

@@ -24,7 +24,7 @@ struct Batonctl: AsyncParsableCommand {
         subcommands: [
             Migrate.self, Teams.self, Channels.self, Workflows.self, Start.self, SignalCommand.self, Instances.self,
             Simulate.self, StatsCommand.self, Outbox.self, Stuck.self, Retry.self, Cancel.self, Resume.self, Contacts.self, Records.self,
-            Reassign.self, Audit.self, Tokens.self, SourcesCommand.self, Prune.self, Schedules.self,
+            Reassign.self, Audit.self, Tokens.self, SourcesCommand.self, Prune.self, Schedules.self, Roles.self,
         ])
 
     static func main() async {
@@ -79,6 +79,9 @@ struct Batonctl: AsyncParsableCommand {
         case let error as BatonError:
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             return 1
+        case let error as PostgresError where error.isInsufficientPrivilege:
+            FileHandle.standardError.write(Data((privilegeLine(error) + "\n").utf8))
+            return 1
         case let error as PostgresError:
             var line = "error: \(error)"
             if error.code == .connectionFailed {
@@ -101,6 +104,19 @@ struct Batonctl: AsyncParsableCommand {
             FileHandle.standardError.write(Data("internal error: \(error)\n".utf8))
             return 2
         }
+    }
+
+    /// A refused privilege as one line: who lacks what, and which role has it. `migrate` and
+    /// `roles` are the owner's; every other command is baton_admin's (docs/operations.md, Roles).
+    static func privilegeLine(_ error: PostgresError) -> String {
+        // The subcommand's words ("teams apply"), up to the first option or file.
+        let words = globalOptionsLast(Array(CommandLine.arguments.dropFirst()))
+            .prefix { $0.allSatisfy { $0.isLowercase || $0 == "-" } && !$0.hasPrefix("-") }.prefix(2)
+        let command = words.joined(separator: " ")
+        let role = ["migrate", "roles"].contains(words.first ?? "") ? "baton_owner" : "baton_admin"
+        let who = error.user.map { "database user \($0)" } ?? "this database user"
+        return "error: the \(who) may not do this: \(error.message); `batonctl \(command)` needs a member of \(role)"
+            + " (see docs/operations.md, Roles)"
     }
 
     static func exit(withCode code: Int32) -> Never {

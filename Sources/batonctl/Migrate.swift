@@ -17,6 +17,10 @@ struct Migrate: AsyncParsableCommand {
             for migration in report.applied { print("applied \(migration.name)") }
             print("schema is at version \(report.version)")
         }
+        // A member of baton_owner re-applies the grants, so new tables get theirs (sql/roles.sql).
+        if let roles = try await store.applyRolesIfOwner() {
+            print("grants applied to \(roles.tables) tables (baton_admin, baton_worker, baton_readonly)")
+        }
         await store.pool.close()
     }
 }

@@ -71,6 +71,7 @@ extension OutboxRelay {
         case .success(let built): request = built
         case .failure(let error): return .dead(error.description)
         }
+        if let refusal = OutboundAllowList.refusal(for: request.url, channel: channel.name, environment: environment) { return .dead(refusal) }
         try? await store.recordOwnerSending(channel: channel.name, contact: contact, crmOwner: value)
         let host = Self.host(request.url)
         do {

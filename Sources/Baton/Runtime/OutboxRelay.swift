@@ -244,6 +244,7 @@ public final class OutboxRelay: Sendable {
                 return retryOrDead(message, maxAttempts: channel.maxAttempts,
                                    error: "no URL: set \(channel.urlEnv ?? "url") for channel \(channel.name)", retryAfter: nil)
             }
+            if let refusal = OutboundAllowList.refusal(for: url, channel: channel.name, environment: environment) { return .dead(refusal) }
             var secret: String?
             if let name = channel.secretEnv {
                 guard let value = environment[name], !value.isEmpty else {
