@@ -59,7 +59,7 @@ struct SMTPClient: Sendable {
                     }
                 }
         } catch {
-            throw .transient("cannot connect to \(server): \(Self.short(error))")
+            throw .transient("cannot connect to \(server): \(Self.connectProblem(error))")
         }
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -89,14 +89,34 @@ struct SMTPClient: Sendable {
     /// TLS that cannot verify the server is a configuration to fix, not a moment to wait out.
     static func classify(_ error: any Error, server: String) -> Failure {
         let text = String(describing: error)
-        if error is NIOSSLError || error is NIOSSLExtraError || text.contains("CERTIFICATE_VERIFY_FAILED") {
-            let verify = text.contains("CERTIFICATE_VERIFY_FAILED") || text.contains("failedToValidateHostname")
-            let hint = verify ? " (the certificate does not verify for this host; a private CA goes in the channel's ca_file)" : ""
-            let line = "TLS with \(server) failed: \(short(error))\(hint)"
-            return verify ? .permanent(line) : .transient(line)
+        if text.contains("CERTIFICATE_VERIFY_FAILED") {
+            return .permanent("TLS with \(server) failed: its certificate does not verify (a private CA's certificate "
+                              + "goes in the channel's ca_file)")
+        }
+        if text.contains("failedToValidateHostname") {
+            return .permanent("TLS with \(server) failed: its certificate is not for this host name")
+        }
+        if error is NIOSSLError || error is NIOSSLExtraError {
+            return .transient("TLS with \(server) failed: \(short(error))")
         }
         if error is CancellationError { return .transient("the SMTP session with \(server) was cancelled") }
         return .transient("SMTP session with \(server) failed: \(short(error))")
+    }
+
+    /// Why a connection could not be made, in a few words: `Connection refused`, `timed out`, or
+    /// the resolver's answer.
+    static func connectProblem(_ error: any Error) -> String {
+        if case .connectTimeout? = error as? ChannelError { return "timed out" }
+        guard let failure = error as? NIOConnectionError else { return short(error) }
+        if let io = failure.connectionErrors.lazy.compactMap({ $0.error as? IOError }).first {
+            return String(cString: strerror(io.errnoCode))
+        }
+        if let first = failure.connectionErrors.first {
+            if case .connectTimeout? = first.error as? ChannelError { return "timed out" }
+            return short(first.error)
+        }
+        if failure.dnsAError != nil || failure.dnsAAAAError != nil { return "the host name does not resolve" }
+        return short(error)
     }
 
     static func short(_ error: any Error) -> String {
@@ -206,10 +226,13 @@ struct SMTPClient: Sendable {
             } catch {
                 throw Failure.permanent("cannot set up TLS for \(server): \(SMTPClient.short(error))")
             }
-            let host = client.host
+            // An IP address is no server name (SNI): without one, NIOSSL checks the certificate
+            // against the address connected to.
+            let isAddress = client.host.contains(":") || client.host.allSatisfy { $0 == "." || $0.isASCII && $0.isNumber }
+            let name = isAddress ? nil : client.host
             let channel = self.channel
             try await channel.eventLoop.submit {
-                let handler = try NIOSSLClientHandler(context: context, serverHostname: host)
+                let handler = try NIOSSLClientHandler(context: context, serverHostname: name)
                 try channel.pipeline.syncOperations.addHandler(handler, position: ChannelPipeline.SynchronousOperations.Position.first)
             }.get()
             encrypted = true
