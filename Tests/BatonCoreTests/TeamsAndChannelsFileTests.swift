@@ -201,7 +201,7 @@ import Testing
             channels:
               - { name: quiet, type: log }
               - { name: loud, type: log, url: "https://x.example" }
-            """) == ["channels.yaml:3:30: channels[1].url: a log channel delivers nothing and takes no URL; types: webhook, slack, log, hubspot, salesforce"])
+            """) == ["channels.yaml:3:30: channels[1].url: a log channel delivers nothing and takes no URL; types: webhook, slack, log, hubspot, salesforce, email"])
     }
 
     @Test func channelWithoutAType() {

@@ -78,14 +78,14 @@ struct MailMessage: Sendable {
         text.unicodeScalars.allSatisfy({ $0.isASCII }) && !text.contains("=?") ? text : encodedWords(text)
     }
 
-    /// `=?utf-8?B?…?=` words of at most 45 UTF-8 bytes each (never splitting a character),
+    /// `=?utf-8?B?…?=` words of at most 36 UTF-8 bytes each (never splitting a character),
     /// folded onto continuation lines, so no header line passes 78 characters.
     static func encodedWords(_ text: String) -> String {
         var words: [String] = []
         var chunk: [UInt8] = []
         for character in text {
             let bytes = Array(String(character).utf8)
-            if chunk.count + bytes.count > 45, !chunk.isEmpty {
+            if chunk.count + bytes.count > 36, !chunk.isEmpty {
                 words.append("=?utf-8?B?\(Data(chunk).base64EncodedString())?=")
                 chunk = []
             }
