@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 
 /// Sends one message over SMTP (RFC 5321) on SwiftNIO: EHLO, STARTTLS (RFC 3207) as the channel
 /// asks, AUTH PLAIN or LOGIN (RFC 4954), MAIL, RCPT, DATA with dot-stuffing, QUIT. One connection
@@ -231,10 +232,16 @@ struct SMTPClient: Sendable {
             let isAddress = client.host.contains(":") || client.host.allSatisfy { $0 == "." || $0.isASCII && $0.isNumber }
             let name = isAddress ? nil : client.host
             let channel = self.channel
+            let handshake = channel.eventLoop.makePromise(of: Void.self)
             try await channel.eventLoop.submit {
                 let handler = try NIOSSLClientHandler(context: context, serverHostname: name)
                 try channel.pipeline.syncOperations.addHandler(handler, position: ChannelPipeline.SynchronousOperations.Position.first)
+                try channel.pipeline.syncOperations.addHandler(TLSHandshakeWaiter(handshake),
+                                                               position: ChannelPipeline.SynchronousOperations.Position.after(handler))
             }.get()
+            // The handshake's own error (a certificate that does not verify), not the closed
+            // channel a write would meet after it.
+            try await handshake.futureResult.get()
             encrypted = true
         }
 
@@ -289,5 +296,41 @@ struct SMTPClient: Sendable {
         if !(out.suffix(2) == [13, 10]) { out += [13, 10] }
         out += Array(".\r\n".utf8)
         return out
+    }
+}
+
+/// Completes a promise when the TLS handshake after STARTTLS is done, or fails it with the
+/// handshake's error (or when the connection closes first).
+private final class TLSHandshakeWaiter: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+    private let promise: EventLoopPromise<Void>
+    /// Touched only on the channel's event loop.
+    private var done = false
+
+    init(_ promise: EventLoopPromise<Void>) { self.promise = promise }
+
+    private func finish(_ result: Result<Void, any Error>) {
+        guard !done else { return }
+        done = true
+        promise.completeWith(result)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted? = event as? TLSUserEvent { finish(.success(())) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        finish(.failure(error))
+        context.fireErrorCaught(error)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        finish(.failure(ChannelError.ioOnClosedChannel))
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        finish(.failure(ChannelError.ioOnClosedChannel))
     }
 }
