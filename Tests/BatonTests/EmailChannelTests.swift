@@ -2,6 +2,9 @@ import Baton
 import BatonCore
 import BatonTesting
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// The email channel against a real SMTP server on loopback (aiosmtpd, scripts/fake-smtp.py):
@@ -46,10 +49,10 @@ struct EmailChannelTests {
 
     /// An engine with the `mail` channel pointing at `smtp` (or at `port` when no server runs there).
     static func engine(_ label: String, smtp: FakeSMTP?, port: Int? = nil, starttls: String = "required",
-                       auth: Bool = true, subject: String? = nil, maxAttempts: Int = 8) async throws -> Engine {
+                       auth: Bool = true, subject: String? = nil, maxAttempts: Int = 8, timeout: String = "30s") async throws -> Engine {
         let engine = try await Engine.make(label, teams: teams)
         var fields = ["name: mail", "type: email", "host: 127.0.0.1", "port: \(port ?? smtp?.port ?? 25)",
-                      "from: \"Baton Alerts <baton@example.com>\"", "starttls: \(starttls)", "timeout: 30s",
+                      "from: \"Baton Alerts <baton@example.com>\"", "starttls: \(starttls)", "timeout: \(timeout)",
                       "max_attempts: \(maxAttempts)"]
         if auth { fields += ["username_env: SMTP_USER", "password_env: SMTP_PASSWORD"] }
         if let certificate = smtp?.certificate { fields.append("ca_file: \"\(certificate)\"") }
@@ -169,6 +172,31 @@ struct EmailChannelTests {
         #expect(outcome.attempts == 3)
         #expect(outcome.error?.hasPrefix("cannot connect to 127.0.0.1:") == true, "\(outcome.error ?? "")")
         #expect(outcome.error?.contains(": Connection refused (after 3 attempts)") == true, "\(outcome.error ?? "")")
+    }
+
+    @Test("a server that accepts the connection but never answers is given up after the channel's timeout, and retried")
+    func silentServer() async throws {
+        // A listening socket nobody accepts from: the connection succeeds (the kernel's backlog),
+        // no greeting ever comes.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && getsockname(listener, $0, &length) == 0 }
+        }
+        try #require(bound && listen(listener, 8) == 0)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let engine = try await Self.engine("emailsilent", smtp: nil, port: port, maxAttempts: 2, timeout: "1s")
+        defer { Task { await engine.close() } }
+        _ = try await engine.start("lead", "C-12")
+        try await engine.drain()
+        try await Self.relay(engine).run()
+        let outcome = try await Self.outcome(engine)
+        #expect(outcome.status == "dead" && outcome.attempts == 2)
+        #expect(outcome.error?.contains("did not finish the SMTP session within 1") == true, "\(outcome.error ?? "")")
     }
 
     @Test("a 4xx reply is retried; a 5xx reply is dead at once", arguments: [

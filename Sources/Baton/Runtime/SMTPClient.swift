@@ -73,6 +73,8 @@ struct SMTPClient: Sendable {
                 }
                 group.addTask {
                     try await Task.sleep(until: deadline, clock: .continuous)
+                    // Closing ends the session's wait for a reply, so the group can finish.
+                    channel.channel.close(promise: nil)
                     throw Failure.transient("\(server) did not finish the SMTP session within \(timeout) (the channel's timeout)")
                 }
                 defer { group.cancelAll() }
