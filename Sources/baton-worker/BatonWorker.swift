@@ -125,6 +125,8 @@ struct BatonWorker: AsyncParsableCommand {
                 pollInterval: parseDuration(pollInterval)!, untilIdle: untilIdle, drainLimit: parseDuration(drainLimit)!,
                 giveUpAfter: parseDuration(connectTimeout)!, channelsRefresh: parseDuration(channelsRefresh)!, listen: listen),
             logger: Logger(label: "baton.outbox"))
+        if relay != nil { await warnAboutUnsetChannelVariables(store: store, logger: Logger(label: "baton.outbox")) }
+
         let schedules = noSchedules || onlyOutbox ? nil : ScheduleRunner(
             store: store, worker: name, lease: parseDuration(lease)!, pollInterval: parseDuration(pollInterval)!,
             logger: Logger(label: "baton.schedules"))

@@ -40,8 +40,8 @@ struct Stuck: AsyncParsableCommand {
         if json { try printJSON(items); return }
         if items.isEmpty { print("nothing is stuck"); return }
         print(table(["INSTANCE", "WORKFLOW", "CONTACT", "REASON", "SINCE", "DETAIL"], items.map {
-            [$0.instance, $0.workflow, $0.contact, $0.reason, rfc3339($0.since), String($0.detail.prefix(60))]
-        }))
+            [$0.instance, $0.workflow, $0.contact, $0.reason, rfc3339($0.since), $0.detail]
+        }, wrappingLastAt: 60))
         print("")
         for item in items { print("\(item.instance) (\(item.reason)): \(item.suggestion)") }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Baton
 import BatonCore
+import Foundation
 
 struct Teams: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,8 +44,10 @@ struct Channels: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Validate a channel file and upsert its channels.",
             discussion: """
-                Secrets are never stored: the file names the environment variables (secret_env, url_env) \
-                that the worker reads them from. The `log` channel always exists.
+                Secrets are never stored: the file names the environment variables (url_env, secret_env, \
+                token_env, username_env, password_env, smtp_url_env) that the worker reads them from; each one \
+                not set where batonctl runs is named in a warning on standard error (the channels are applied \
+                all the same). The `log` channel always exists.
 
                 Example:
                   batonctl channels apply examples/channels.yaml
@@ -60,6 +63,11 @@ struct Channels: AsyncParsableCommand {
             let count = try await store.applyChannels(channels)
             print("applied \(count) channel(s)")
             await store.pool.close()
+            // Stored all the same (the workers may run elsewhere, with their own environment).
+            for item in UnsetChannelVariable.find(in: channels.channels, environment: ProcessInfo.processInfo.environment) {
+                FileHandle.standardError.write(Data(("warning: channel \(item.channel): \(item.field) \(item.variable) is not set "
+                    + "here; the workers need it, or the channel's deliveries fail\n").utf8))
+            }
         }
     }
 }

@@ -51,7 +51,7 @@ import Testing
                 url_env: lower_case
             """) == [
             #"channels.yaml:2:11: channels[0].name: "log" is built in and always exists; choose another name"#,
-            #"channels.yaml:5:11: channels[1].type: unknown value "webhok" (did you mean "webhook"?); one of: webhook, slack, log, hubspot, salesforce"#,
+            #"channels.yaml:5:11: channels[1].type: unknown value "webhok" (did you mean "webhook"?); one of: webhook, slack, log, hubspot, salesforce, email"#,
             #"channels.yaml:6:11: channels[2].name: duplicate channel "hook" (first at line 4)"#,
             #"channels.yaml:8:10: channels[2].url: "crm.example.com/hook" is not an http(s) URL (write https://host/path)"#,
             #"channels.yaml:9:17: channels[2].secret_env: "s3cr3t-value" is not an environment variable name (write e.g. BATON_WEBHOOK_SECRET: the name of the variable that holds the value, never the value itself)"#,

@@ -20,6 +20,12 @@ import Testing
             Channel(name: "sales-webhook", type: .webhook, url: "https://crm.example.com/hooks/baton",
                     secretEnv: "BATON_SALES_WEBHOOK_SECRET", timeout: TimeSpan(seconds: 5), maxAttempts: 8),
             Channel(name: "sales-slack", type: .slack, urlEnv: "BATON_SLACK_WEBHOOK_URL"),
+            {
+                var email = Channel(name: "sales-email", type: .email, timeout: TimeSpan(seconds: 30))
+                email.email = EmailSettings(host: "smtp.example.com", from: "Baton <baton@example.com>", usernameEnv: "BATON_SMTP_USER",
+                                            passwordEnv: "BATON_SMTP_PASSWORD", subject: "Lead {{contact.id}}: {{step}}")
+                return email
+            }(),
         ])
     }
 

@@ -24,9 +24,10 @@ import Testing
 
     @Test func exampleChannelsFileParses() throws {
         let file = try DefinitionLoader.channels(from: repositoryFile("examples/channels.yaml"), file: "channels.yaml")
-        #expect(file.channels.map(\.name) == ["sales-webhook", "sales-slack"])
+        #expect(file.channels.map(\.name) == ["sales-webhook", "sales-slack", "sales-email"])
         #expect(file.channels.first?.secretEnv == "BATON_SALES_WEBHOOK_SECRET")
-        #expect(file.channels.last?.urlEnv == "BATON_SLACK_WEBHOOK_URL")
+        #expect(file.channels[1].urlEnv == "BATON_SLACK_WEBHOOK_URL")
+        #expect(file.channels.last?.email?.passwordEnv == "BATON_SMTP_PASSWORD")
     }
 
     // MARK: Team files
@@ -201,7 +202,7 @@ import Testing
             channels:
               - { name: quiet, type: log }
               - { name: loud, type: log, url: "https://x.example" }
-            """) == ["channels.yaml:3:30: channels[1].url: a log channel delivers nothing and takes no URL; types: webhook, slack, log, hubspot, salesforce"])
+            """) == ["channels.yaml:3:30: channels[1].url: a log channel delivers nothing and takes no URL; types: webhook, slack, log, hubspot, salesforce, email"])
     }
 
     @Test func channelWithoutAType() {

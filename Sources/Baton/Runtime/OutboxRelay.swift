@@ -239,6 +239,7 @@ public final class OutboxRelay: Sendable {
                 "contact": "\(message.contact ?? "-")", "key": "\(message.key)", "message": "\(message.message)",
             ])
             return .delivered
+        case .email: return await deliverEmail(message, via: channel)
         case .webhook, .slack:
             guard let url = channel.url ?? channel.urlEnv.flatMap({ environment[$0] }), !url.isEmpty else {
                 return retryOrDead(message, maxAttempts: channel.maxAttempts,

@@ -154,3 +154,18 @@ extension Store {
         }
     }
 }
+
+extension Store {
+    /// A member's email as the team file holds it now (an email delivery queued before the address
+    /// was added finds it on retry); no row when there is no such member.
+    static let selectMemberEmail = "SELECT email FROM members WHERE id = $1"
+
+    /// Whether `member` exists, and its email address now.
+    public func memberEmail(_ member: String) async throws -> (known: Bool, email: String?) {
+        try await pool.withConnection { connection in
+            let rows = try await connection.query(Self.selectMemberEmail, [member])
+            guard let row = rows.first else { return (false, nil) }
+            return (true, try row.decode(String?.self, "email"))
+        }
+    }
+}

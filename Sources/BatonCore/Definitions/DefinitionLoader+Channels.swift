@@ -24,7 +24,8 @@ extension DefinitionLoader {
         for (i, node) in (r.list(top, "channels", required: true, hint: " (a list of channels)") ?? []).enumerated() {
             let p = "channels[\(i)]"
             guard let f = r.fields(node, p, allowed: ["name", "type", "url", "url_env", "secret_env", "timeout", "max_attempts",
-                                                        "token_env", "base_url", "instance_url", "object", "rate", "sync_owner", "events"],
+                                                        "token_env", "base_url", "instance_url", "object", "rate", "sync_owner", "events"]
+                                                        + emailKeys,
                                    expected: "a channel (a mapping with name and type)")
             else { continue }
             var name = r.string(f, "name", required: true)
@@ -55,6 +56,7 @@ extension DefinitionLoader {
                 envOK = false
             }
             let crm = type.map { readCRMFields(f, node, p, $0, r) } ?? CRMFields()
+            let email = type.map { readEmailFields(f, node, p, $0, r) } ?? (ok: true, settings: nil)
             if let type, type.isCRM {
                 for key in ["url", "url_env", "secret_env", "events"] {
                     guard let keyNode = f.keyNode(key) else { continue }
@@ -62,7 +64,7 @@ extension DefinitionLoader {
                             + (type == .hubspot ? "give token_env, and base_url only to point at another API host)"
                                : "give token_env, instance_url and object)"))
                 }
-            } else if let type, type != .log {
+            } else if let type, type != .log, type != .email {
                 if f["url"] == nil, f["url_env"] == nil {
                     r.issue(node, p, "a \(type.rawValue) channel needs \"url\" or \"url_env\" (the environment variable holding the URL)")
                 } else if let urlEnvKey = f.keyNode("url_env"), f["url"] != nil {
@@ -81,14 +83,15 @@ extension DefinitionLoader {
             } else if type == .log, let key = f.keyNode("url") ?? f.keyNode("url_env") {
                 r.issue(key, f.path(r.key(key) ?? "url"), "a log channel delivers nothing and takes no URL; types: \(types)")
             }
-            var timeout = f["timeout"] == nil ? TimeSpan(seconds: 5) : r.duration(f, "timeout")
+            // An SMTP session is several round trips, and TLS: email gets longer by default.
+            var timeout = f["timeout"] == nil ? TimeSpan(seconds: type == .email ? 30 : 5) : r.duration(f, "timeout")
             if let span = timeout, span.seconds > Channel.maxTimeoutSeconds, let node = f["timeout"] {
                 r.issue(node, f.path("timeout"), "a timeout of at most \(TimeSpan(seconds: Channel.maxTimeoutSeconds)) "
                         + "(a delivery in flight holds its outbox row that long)")
                 timeout = nil
             }
             let attempts = f["max_attempts"] == nil ? 8 : r.int(f, "max_attempts", minimum: 1)
-            guard let name, let type, let timeout, let attempts, envOK, crm.ok,
+            guard let name, let type, let timeout, let attempts, envOK, crm.ok, email.ok,
                   url != nil || f["url"] == nil, urlEnv != nil || f["url_env"] == nil, secretEnv != nil || f["secret_env"] == nil,
                   tokenEnv != nil || f["token_env"] == nil
             else { continue }
@@ -101,6 +104,7 @@ extension DefinitionLoader {
             channel.rate = crm.rate
             channel.syncOwner = crm.syncOwner
             channel.events = crm.events
+            channel.email = email.settings
             channels.append(channel)
         }
         return ChannelsFile(channels: channels)
@@ -170,13 +174,15 @@ extension DefinitionLoader {
                     }
                 }
             }
-        case .webhook, .slack, .log:
-            for key in crmOnly {
+        case .webhook, .slack, .log, .email:
+            for key in crmOnly where type != .email || key != "token_env" {
                 guard let keyNode = f.keyNode(key) else { continue }
                 r.issue(keyNode, f.path(key), "\"\(key)\" is for hubspot and salesforce channels")
             }
             if f["events"] != nil {
-                if type != .webhook, let keyNode = f.keyNode("events") {
+                if type == .email {
+                    // readEmailFields reports it.
+                } else if type != .webhook, let keyNode = f.keyNode("events") {
                     r.issue(keyNode, f.path("events"), "only webhook channels take events")
                 } else if let items = r.strings(f, "events") {
                     var events: [String] = []

@@ -213,8 +213,6 @@ extension DefinitionLoader {
         return day <= days
     }
 
-    private static func isEmail(_ text: String) -> Bool {
-        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
-        return parts.count == 2 && !parts[0].isEmpty && parts[1].contains(".") && !text.contains(" ")
-    }
+    /// An address the email channel can put into `RCPT TO:<…>` and `To:` as it is (`MailAddress`).
+    private static func isEmail(_ text: String) -> Bool { MailAddress.isAddress(text) }
 }

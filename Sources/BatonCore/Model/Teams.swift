@@ -122,6 +122,9 @@ public enum ChannelType: String, Hashable, Sendable, Codable, CaseIterable {
     case hubspot
     /// Owner write-back to Salesforce (`PATCH /services/data/vNN.N/sobjects/{Lead|Contact}/{id}`).
     case salesforce
+    /// A plain-text email to the recipient's address (the member's `email` in the team file), over
+    /// SMTP with STARTTLS and AUTH.
+    case email
 
     /// The CRMs Baton writes owners back to (and reads owner ids of from a member's `crm` map).
     public var isCRM: Bool { self == .hubspot || self == .salesforce }
@@ -154,6 +157,8 @@ public struct Channel: Hashable, Sendable, Codable {
     public var syncOwner: Bool?
     /// Webhook channels: events sent besides notify steps' messages; today `owner.changed`.
     public var events: [String]?
+    /// Email channels: how to reach the SMTP server and whom the mail is from (see `EmailSettings`).
+    public var email: EmailSettings?
 
     /// The longest `timeout` a channel file may give: the outbox relay holds a row in flight for
     /// longer than its channel's timeout, so another relay never sends it meanwhile.
@@ -172,6 +177,58 @@ public struct Channel: Hashable, Sendable, Codable {
 
     /// Whether this channel writes owners back (a CRM channel with `sync_owner: true`).
     public var writesOwners: Bool { type.isCRM && syncOwner == true }
+
+    /// The environment variables this channel reads its secrets from, with the field naming each
+    /// (`url_env`, `secret_env`, `token_env`, `username_env`, `password_env`), in that order.
+    public var environmentVariables: [(field: String, name: String)] {
+        let named: [(String, String?)] = [("url_env", urlEnv), ("secret_env", secretEnv), ("token_env", tokenEnv),
+                                          ("username_env", email?.usernameEnv), ("password_env", email?.passwordEnv)]
+        return named.compactMap { field, name in name.map { (field, $0) } }
+    }
+}
+
+/// How an email channel reaches its SMTP server. Credentials are named by environment variable.
+public struct EmailSettings: Hashable, Sendable, Codable {
+    /// The SMTP server's host name or IP address (no brackets around IPv6).
+    public var host: String
+    /// Default 587 (submission with STARTTLS).
+    public var port: Int
+    /// `From:` as written in the file: `baton@example.com` or `Baton <baton@example.com>`.
+    public var from: String
+    public var starttls: StartTLSMode
+    /// The environment variables holding the SMTP AUTH user name and password; both or neither.
+    public var usernameEnv: String?
+    public var passwordEnv: String?
+    /// A mustache template for the Subject (`{{workflow}}`, `{{step}}`, `{{instance}}`,
+    /// `{{contact.id}}`, `{{recipient.id}}`); nil: the message's first line.
+    public var subject: String?
+    /// A PEM file of CA certificates trusted besides the system's (a private CA's, or a test's).
+    public var caFile: String?
+
+    /// The submission port.
+    public static let defaultPort = 587
+
+    public init(host: String, port: Int = EmailSettings.defaultPort, from: String, starttls: StartTLSMode = .required,
+                usernameEnv: String? = nil, passwordEnv: String? = nil, subject: String? = nil, caFile: String? = nil) {
+        self.host = host
+        self.port = port
+        self.from = from
+        self.starttls = starttls
+        self.usernameEnv = usernameEnv
+        self.passwordEnv = passwordEnv
+        self.subject = subject
+        self.caFile = caFile
+    }
+}
+
+/// Whether an email channel encrypts its SMTP session with STARTTLS.
+public enum StartTLSMode: String, Hashable, Sendable, Codable, CaseIterable {
+    /// Refuse to send unless the server offers STARTTLS and the certificate verifies (the default).
+    case required
+    /// Use STARTTLS when the server offers it (the certificate must still verify); plain otherwise.
+    case opportunistic
+    /// Never; only allowed to localhost, 127.0.0.0/8 or [::1].
+    case off
 }
 
 /// A rate limit, `100/10s`: `calls` per `period`.
