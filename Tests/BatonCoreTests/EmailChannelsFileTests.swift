@@ -26,6 +26,26 @@ import Testing
         #expect(local.timeout == TimeSpan(seconds: 10) && local.environmentVariables.isEmpty)
     }
 
+    @Test func theServerMayComeFromOneURLInAVariable() throws {
+        let file = try DefinitionLoader.channels(from: """
+            channels:
+              - { name: mail, type: email, smtp_url_env: BATON_SMTP_URL, from: baton@example.com }
+            """, file: "channels.yaml")
+        let mail = file.channels[0]
+        #expect(mail.email == EmailSettings(host: "", port: 587, from: "baton@example.com", smtpURLEnv: "BATON_SMTP_URL"))
+        #expect(mail.environmentVariables.map(\.field) == ["smtp_url_env"])
+        #expect(channelsIssues("""
+            channels:
+              - { name: a, type: email, smtp_url_env: "smtp://u:p@mail.example.com", from: x@example.com }
+              - { name: b, type: email, smtp_url_env: SMTP_URL, host: mail.example.com, username_env: U, password_env: P, from: x@example.com }
+            """) == [
+            #"channels.yaml:2:43: channels[0].smtp_url_env: "smtp://u:p@mail.example.com" is not an environment variable name (write e.g. BATON_SMTP_URL: the name of the variable that holds smtp://USER:PASSWORD@HOST:PORT, never the URL itself)"#,
+            #"channels.yaml:3:53: channels[1].host: "host" comes from the URL in smtp_url_env: give one or the other"#,
+            #"channels.yaml:3:77: channels[1].username_env: "username_env" comes from the URL in smtp_url_env: give one or the other"#,
+            #"channels.yaml:3:94: channels[1].password_env: "password_env" comes from the URL in smtp_url_env: give one or the other"#,
+        ])
+    }
+
     @Test func emailChannelMistakes() {
         #expect(channelsIssues("""
             channels:
@@ -36,14 +56,14 @@ import Testing
               - { name: e, type: email, host: mail.example.com, from: x@example.com, subject: "{{owner.email}} {{contact.id}}", starttls: sometimes }
               - { name: f, type: webhook, url: "https://x.example.com", host: mail.example.com }
             """) == [
-            #"channels.yaml:2:5: channels[0].host: missing required field "host" (the SMTP server, e.g. smtp.example.com)"#,
+            #"channels.yaml:2:5: channels[0].host: missing required field "host" (the SMTP server, e.g. smtp.example.com; or smtp_url_env)"#,
             #"channels.yaml:2:5: channels[0].from: missing required field "from" (the sender, e.g. "Baton <baton@example.com>")"#,
             #"channels.yaml:3:35: channels[1].host: "smtp://mail.example.com" is not a host name or IP address (write smtp.example.com, without scheme or port: the port goes in port)"#,
             #"channels.yaml:3:68: channels[1].from: "not an address" is not a sender address (write baton@example.com or "Baton <baton@example.com>")"#,
             #"channels.yaml:3:92: channels[1].port: port 465 is SMTPS (TLS from the first byte), which Baton does not speak: use the submission port 587 with STARTTLS"#,
             #"channels.yaml:4:5: channels[2]: give both username_env and password_env (SMTP AUTH needs both), or neither"#,
             #"channels.yaml:4:84: channels[2].starttls: starttls: off only to localhost, 127.0.0.1 or [::1] (use required, or opportunistic)"#,
-            #"channels.yaml:5:74: channels[3].url: an email channel takes no "url" (give host, port, from, and username_env and password_env for SMTP AUTH)"#,
+            #"channels.yaml:5:74: channels[3].url: an email channel takes no "url" (give smtp_url_env, or host, port, and username_env and password_env for SMTP AUTH; and from)"#,
             #"channels.yaml:5:118: channels[3].password_env: "hunter2" is not an environment variable name (write e.g. BATON_SMTP_PASSWORD: the name of the variable that holds the value, never the value itself)"#,
             #"channels.yaml:6:83: channels[4].subject: unknown subject variable "{{owner.email}}"; a subject may use {{workflow}}, {{step}}, {{instance}}, {{contact.id}}, {{recipient.id}}"#,
             #"channels.yaml:6:127: channels[4].starttls: unknown value "sometimes"; one of: required, opportunistic, off"#,

@@ -49,12 +49,17 @@ struct EmailChannelTests {
 
     /// An engine with the `mail` channel pointing at `smtp` (or at `port` when no server runs there).
     static func engine(_ label: String, smtp: FakeSMTP?, port: Int? = nil, starttls: String = "required",
-                       auth: Bool = true, subject: String? = nil, maxAttempts: Int = 8, timeout: String = "30s") async throws -> Engine {
+                       auth: Bool = true, subject: String? = nil, maxAttempts: Int = 8, timeout: String = "30s",
+                       smtpURLEnv: String? = nil) async throws -> Engine {
         let engine = try await Engine.make(label, teams: teams)
-        var fields = ["name: mail", "type: email", "host: 127.0.0.1", "port: \(port ?? smtp?.port ?? 25)",
-                      "from: \"Baton Alerts <baton@example.com>\"", "starttls: \(starttls)", "timeout: \(timeout)",
-                      "max_attempts: \(maxAttempts)"]
-        if auth { fields += ["username_env: SMTP_USER", "password_env: SMTP_PASSWORD"] }
+        var fields = ["name: mail", "type: email", "from: \"Baton Alerts <baton@example.com>\"", "starttls: \(starttls)",
+                      "timeout: \(timeout)", "max_attempts: \(maxAttempts)"]
+        if let smtpURLEnv {
+            fields.append("smtp_url_env: \(smtpURLEnv)")
+        } else {
+            fields += ["host: 127.0.0.1", "port: \(port ?? smtp?.port ?? 25)"]
+            if auth { fields += ["username_env: SMTP_USER", "password_env: SMTP_PASSWORD"] }
+        }
         if let certificate = smtp?.certificate { fields.append("ca_file: \"\(certificate)\"") }
         if let subject { fields.append("subject: \"\(subject)\"") }
         let text = "channels:\n  - " + fields.joined(separator: "\n    ")
@@ -115,6 +120,40 @@ struct EmailChannelTests {
         let head = try #require(mail.raw.components(separatedBy: "\r\n\r\n").first)
         #expect(!head.replacingOccurrences(of: "\r\n", with: "").contains("\n"))
         #expect(head.components(separatedBy: "\r\n").allSatisfy { $0.utf8.count <= 998 })
+    }
+
+    @Test("smtp_url_env: the server, user and password (percent-encoded) come from one URL in a variable")
+    func smtpURL() async throws {
+        let smtp = try await FakeSMTP(user: Self.user, password: Self.password)
+        let engine = try await Self.engine("emailurl", smtp: smtp, smtpURLEnv: "BATON_SMTP_URL")
+        defer { Task { await engine.close(); await smtp.stop() } }
+        _ = try await engine.start("lead", "C-1")
+        try await engine.drain()
+        let encoded = Self.password.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!
+        let url = "smtp://\(Self.user):\(encoded)@127.0.0.1:\(smtp.port)"
+        try await Self.relay(engine, environment: ["BATON_SMTP_URL": url]).run()
+        #expect(try await Self.outcome(engine).status == "delivered")
+        let mail = try #require(try smtp.messages().first)
+        #expect(mail.tls && mail.authenticated)
+        #expect(mail.rcpt_tos == ["ana@example.com"])
+    }
+
+    @Test("smtp_url_env holding something else, or an smtps:// URL: dead with a line that never repeats the value")
+    func smtpURLRefused() async throws {
+        for (value, expected) in [("https://user:hunter2-secret@mail.example.com", "does not hold an smtp://USER:PASSWORD@HOST:PORT URL"),
+                                  ("smtps://user:hunter2-secret@mail.example.com", "smtps:// URL"),
+                                  ("smtp://user@mail.example.com", "without a password")] {
+            let engine = try await Self.engine("emailurlbad", smtp: nil, smtpURLEnv: "BATON_SMTP_URL")
+            defer { Task { await engine.close() } }
+            _ = try await engine.start("lead", "C-1")
+            try await engine.drain()
+            try await Self.relay(engine, environment: ["BATON_SMTP_URL": value]).run()
+            let outcome = try await Self.outcome(engine)
+            #expect(outcome.status == "dead", "\(value)")
+            #expect(outcome.error?.contains(expected) == true, "\(outcome.error ?? "-")")
+            #expect(outcome.error?.contains("hunter2") == false)
+            #expect(outcome.error?.contains("BATON_SMTP_URL") == true)
+        }
     }
 
     @Test("AUTH LOGIN when the server offers no PLAIN")

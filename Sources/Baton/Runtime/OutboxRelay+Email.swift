@@ -20,7 +20,27 @@ extension OutboxRelay {
         case .failure(let problem): return problem.outcome(self, message, channel)
         }
         var credentials: SMTPClient.Credentials?
-        if let usernameEnv = settings.usernameEnv, let passwordEnv = settings.passwordEnv {
+        var host = settings.host, port = settings.port
+        if let variable = settings.smtpURLEnv {
+            guard let text = environment[variable], !text.isEmpty else {
+                return retryOrDead(message, maxAttempts: channel.maxAttempts,
+                                   error: "the variable \(variable) is not set for channel \(channel.name)", retryAfter: nil)
+            }
+            switch SMTPServerURL.parse(text, variable: variable) {
+            case .failure(let problem):
+                return .dead("channel \(channel.name): \(problem.message)")
+            case .success(let server):
+                host = server.host
+                port = server.port
+                if let username = server.username, let password = server.password {
+                    credentials = .init(username: username, password: password, usernameEnv: variable, passwordEnv: variable)
+                }
+            }
+            if settings.starttls == .off, !HostName.isLoopback(host) {
+                return .dead("channel \(channel.name): starttls: off only to localhost, 127.0.0.1 or [::1], and the URL in "
+                             + "\(variable) names another host (use starttls: required, or opportunistic)")
+            }
+        } else if let usernameEnv = settings.usernameEnv, let passwordEnv = settings.passwordEnv {
             for name in [usernameEnv, passwordEnv] where (environment[name] ?? "").isEmpty {
                 return retryOrDead(message, maxAttempts: channel.maxAttempts,
                                    error: "the variable \(name) is not set for channel \(channel.name)", retryAfter: nil)
@@ -31,7 +51,11 @@ extension OutboxRelay {
         let mail = MailMessage(fromName: sender.name, fromAddress: sender.address, toAddress: recipient,
                                subject: Self.emailSubject(message, template: settings.subject), body: message.message,
                                date: Date(), key: message.key)
-        let client = SMTPClient(host: settings.host, port: settings.port, starttls: settings.starttls, caFile: settings.caFile,
+        if let refusal = OutboundAllowList.refusal(for: "smtp://\(host.contains(":") ? "[\(host)]" : host)", channel: channel.name,
+                                                   environment: environment) {
+            return .dead(refusal)
+        }
+        let client = SMTPClient(host: host, port: port, starttls: settings.starttls, caFile: settings.caFile,
                                 credentials: credentials,
                                 timeout: .seconds(min(max(1, channel.timeout.seconds), BatonCore.Channel.maxTimeoutSeconds)))
         do {

@@ -2,7 +2,8 @@ import Yams
 
 extension DefinitionLoader {
     /// The fields only an email channel takes.
-    static let emailKeys = ["host", "port", "from", "starttls", "username_env", "password_env", "subject", "ca_file"]
+    static let emailKeys = ["host", "port", "from", "starttls", "username_env", "password_env", "subject", "ca_file",
+                            "smtp_url_env"]
 
     /// The variables an email channel's `subject` template may use: what the outbox row carries.
     static let subjectVariables = ["workflow", "step", "instance", "contact.id", "recipient.id"]
@@ -21,11 +22,24 @@ extension DefinitionLoader {
         }
         for key in ["url", "url_env", "secret_env", "token_env", "events"] {
             guard let keyNode = f.keyNode(key) else { continue }
-            r.issue(keyNode, f.path(key), "an email channel takes no \"\(key)\" (give host, port, from, and username_env "
-                    + "and password_env for SMTP AUTH)")
+            r.issue(keyNode, f.path(key), "an email channel takes no \"\(key)\" (give smtp_url_env, or host, port, and "
+                    + "username_env and password_env for SMTP AUTH; and from)")
         }
-        var host = r.string(f, "host", required: true, hint: " (the SMTP server, e.g. smtp.example.com)")
-        if let text = host, let hostNode = f["host"] {
+        // The server as one URL in a variable (it holds the password), or as fields.
+        let smtpURLEnv = r.string(f, "smtp_url_env")
+        if let value = smtpURLEnv, let valueNode = f["smtp_url_env"], !isEnvironmentName(value) {
+            r.issue(valueNode, f.path("smtp_url_env"), "\"\(value)\" is not an environment variable name (write e.g. "
+                    + "BATON_SMTP_URL: the name of the variable that holds smtp://USER:PASSWORD@HOST:PORT, never the URL itself)")
+        }
+        if smtpURLEnv != nil {
+            for key in ["host", "port", "username_env", "password_env"] {
+                guard let keyNode = f.keyNode(key) else { continue }
+                r.issue(keyNode, f.path(key), "\"\(key)\" comes from the URL in smtp_url_env: give one or the other")
+            }
+        }
+        var host = smtpURLEnv != nil ? "" : r.string(f, "host", required: true,
+                                                   hint: " (the SMTP server, e.g. smtp.example.com; or smtp_url_env)")
+        if smtpURLEnv == nil, let text = host, let hostNode = f["host"] {
             let bare = text.hasPrefix("[") && text.hasSuffix("]") ? String(text.dropFirst().dropLast()) : text
             if !HostName.isValid(bare) {
                 r.issue(hostNode, f.path("host"), "\"\(text)\" is not a host name or IP address (write smtp.example.com, "
@@ -56,7 +70,7 @@ extension DefinitionLoader {
             from = nil
         }
         let starttls = f["starttls"] == nil ? .required : r.choice(f, "starttls", StartTLSMode.self)
-        if starttls == .off, let host, !HostName.isLoopback(host), let tlsNode = f["starttls"] {
+        if starttls == .off, smtpURLEnv == nil, let host, !HostName.isLoopback(host), let tlsNode = f["starttls"] {
             // Without TLS the message and the password cross the network readable by anyone on the way.
             r.issue(tlsNode, f.path("starttls"), "starttls: off only to localhost, 127.0.0.1 or [::1] "
                     + "(use required, or opportunistic)")
@@ -78,7 +92,7 @@ extension DefinitionLoader {
         let caFile = r.string(f, "ca_file")
         guard r.issues.count == before, let host, let port, let from, let starttls else { return (false, nil) }
         return (true, EmailSettings(host: host, port: port, from: from, starttls: starttls, usernameEnv: usernameEnv,
-                                    passwordEnv: passwordEnv, subject: subject, caFile: caFile))
+                                    passwordEnv: passwordEnv, subject: subject, caFile: caFile, smtpURLEnv: smtpURLEnv))
     }
 
     /// A subject template may name only what the outbox row carries.

@@ -179,9 +179,10 @@ public struct Channel: Hashable, Sendable, Codable {
     public var writesOwners: Bool { type.isCRM && syncOwner == true }
 
     /// The environment variables this channel reads its secrets from, with the field naming each
-    /// (`url_env`, `secret_env`, `token_env`, `username_env`, `password_env`), in that order.
+    /// (`url_env`, `secret_env`, `token_env`, `smtp_url_env`, `username_env`, `password_env`), in that order.
     public var environmentVariables: [(field: String, name: String)] {
         let named: [(String, String?)] = [("url_env", urlEnv), ("secret_env", secretEnv), ("token_env", tokenEnv),
+                                          ("smtp_url_env", email?.smtpURLEnv),
                                           ("username_env", email?.usernameEnv), ("password_env", email?.passwordEnv)]
         return named.compactMap { field, name in name.map { (field, $0) } }
     }
@@ -189,7 +190,8 @@ public struct Channel: Hashable, Sendable, Codable {
 
 /// How an email channel reaches its SMTP server. Credentials are named by environment variable.
 public struct EmailSettings: Hashable, Sendable, Codable {
-    /// The SMTP server's host name or IP address (no brackets around IPv6).
+    /// The SMTP server's host name or IP address (no brackets around IPv6); empty when
+    /// `smtpURLEnv` names the server.
     public var host: String
     /// Default 587 (submission with STARTTLS).
     public var port: Int
@@ -199,6 +201,10 @@ public struct EmailSettings: Hashable, Sendable, Codable {
     /// The environment variables holding the SMTP AUTH user name and password; both or neither.
     public var usernameEnv: String?
     public var passwordEnv: String?
+    /// The environment variable holding the whole server as a URL,
+    /// `smtp://USER:PASSWORD@HOST:PORT` (user and password percent-encoded, both optional, port
+    /// 587 by default): instead of host, port, username_env and password_env.
+    public var smtpURLEnv: String?
     /// A mustache template for the Subject (`{{workflow}}`, `{{step}}`, `{{instance}}`,
     /// `{{contact.id}}`, `{{recipient.id}}`); nil: the message's first line.
     public var subject: String?
@@ -209,7 +215,9 @@ public struct EmailSettings: Hashable, Sendable, Codable {
     public static let defaultPort = 587
 
     public init(host: String, port: Int = EmailSettings.defaultPort, from: String, starttls: StartTLSMode = .required,
-                usernameEnv: String? = nil, passwordEnv: String? = nil, subject: String? = nil, caFile: String? = nil) {
+                usernameEnv: String? = nil, passwordEnv: String? = nil, subject: String? = nil, caFile: String? = nil,
+                smtpURLEnv: String? = nil) {
+        self.smtpURLEnv = smtpURLEnv
         self.host = host
         self.port = port
         self.from = from
