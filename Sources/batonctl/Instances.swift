@@ -38,7 +38,7 @@ struct Instances: AsyncParsableCommand {
         @Option(parsing: .unconditional, help: "Order: id, -id, run_at, -run_at, updated_at, -updated_at (- is descending).")
         var sort: String?
         @Option(help: "Continue after this cursor (printed when there are more rows).") var after: String?
-        @Option(help: "At most this many (1 to 1000).") var limit = 100
+        @Option(help: "At most this many (read from the database 1,000 at a time).") var limit = 100
         @Flag(help: "Print JSON.") var json = false
 
         /// The options as the API's query parameters, so that both check them with the same words.
@@ -53,7 +53,7 @@ struct Instances: AsyncParsableCommand {
             } catch {
                 throw ValidationError(String(describing: error).replacingOccurrences(of: "_", with: "-"))
             }
-            query.limit = limit
+            query.limit = min(limit, 1000)
             if let after {
                 guard let cursor = InstanceCursor(text: after) else {
                     throw ValidationError("--after takes the cursor a previous page printed")
@@ -64,13 +64,22 @@ struct Instances: AsyncParsableCommand {
         }
 
         func validate() throws {
-            if !(1...1000).contains(limit) { throw ValidationError("--limit must be between 1 and 1000") }
+            if limit < 1 { throw ValidationError("--limit must be at least 1") }
             _ = try query()
         }
 
         func run() async throws {
             let store = try database.store(connections: 1)
-            let page = try await store.instancePage(try query())
+            // Pages of at most 1,000 (the API's bound), followed until --limit rows are read.
+            var query = try query()
+            var page = try await store.instancePage(query)
+            while page.items.count < limit, let next = page.next_cursor {
+                query.after = InstanceCursor(text: next)
+                query.limit = min(1000, limit - page.items.count)
+                let more = try await store.instancePage(query)
+                page.items += more.items
+                page.next_cursor = more.next_cursor
+            }
             await store.pool.close()
             if json {
                 try printJSON(page.items)

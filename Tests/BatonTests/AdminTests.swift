@@ -166,6 +166,21 @@ struct CommandLineTests {
         }
     }
 
+    /// A --limit above the API's page bound is read in pages of 1,000 and still says there is more.
+    @Test func instancesListReadsMoreThanOnePage() async throws {
+        let engine = try await Engine.make("clilistbig", workflows: [StepKindTests.slaLong])
+        defer { Task { await engine.close() } }
+        _ = try await engine.store.enroll((1...1_201).map { EnrollmentRequest(contact: "C-\($0)") }, in: "sla")
+        let listed = try await ctl(engine, ["instances", "list", "--limit", "1200", "--json"])
+        #expect(listed.status == 0)
+        // Standard error (the "more:" line) may land between two blocks of standard output.
+        let json = listed.output.replacingOccurrences(of: #"more: batonctl [^\n]*\n"#, with: "", options: .regularExpression)
+        let items = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
+        #expect(items.count == 1200)
+        #expect(Set(items.compactMap { $0["id"] as? String }).count == 1200)
+        #expect(listed.output.contains("more: batonctl instances list --limit 1200 --json --after "))
+    }
+
     @Test func applyReportsNewVersionsAndUnchanged() async throws {
         let engine = try await Engine.make("cliapply")
         defer { Task { await engine.close() } }
