@@ -377,8 +377,8 @@ def scrape(port):
 
 
 def quantile_ms(metrics, name, q):
-    """The q-quantile from Prometheus buckets summed over workers: the upper bound of the bucket
-    holding it (what histogram_quantile would interpolate within)."""
+    """The q-quantile from Prometheus buckets summed over workers, interpolated linearly inside
+    the bucket that holds it (as Prometheus' histogram_quantile does)."""
     buckets = {}
     for m in metrics:
         for le, count in m.get(name + "_bucket", {}).items():
