@@ -908,7 +908,7 @@ components:
               description: Every pause of the instance's waits, in the order they began.
               items:
                 type: object
-                required: [step, started_at, ended_at, pause_event, resume_event, paused_s, deadline_before, deadline_after]
+                required: [step, started_at, ended_at, pause_event, resume_event, paused_s, deadline_before, deadline_after, ended_by]
                 properties:
                   step: { type: string }
                   started_at: { type: string, format: date-time }
@@ -918,6 +918,10 @@ components:
                   paused_s: { type: [integer, "null"] }
                   deadline_before: { type: string, format: date-time }
                   deadline_after: { type: [string, "null"], format: date-time }
+                  ended_by:
+                    type: [string, "null"]
+                    enum: [cancelled, moved, null]
+                    description: Set when an admin took the instance off the wait while it was paused (cancel, resume --at); then paused_s and deadline_after are null.
     Contact:
       type: object
       required: [id, attributes, owner, backup, team, lifecycle, history]

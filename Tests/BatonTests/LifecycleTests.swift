@@ -97,6 +97,42 @@ struct LifecycleTests {
         #expect(try await engine.scalar("SELECT count(*) FROM outbox WHERE status = 'delivered'") == 2)
     }
 
+    /// An admin's reassignment wakes the relay too: the owner.changed event the ownership trigger
+    /// queues is delivered with the relay's poll set to an hour (before, it waited for the poll).
+    @Test func anAdminsReassignmentWakesTheRelay() async throws {
+        let receiver = try await HTTPReceiver()
+        let engine = try await engine("relayreassign", url: receiver.url)
+        defer { Task { await engine.close(); try? await receiver.stop() } }
+        _ = try await engine.store.applyChannels(try DefinitionLoader.channels(from: """
+            channels:
+              - { name: owners, type: webhook, url: "\(receiver.url)", secret_env: BATON_TEST_SECRET, events: [owner.changed], timeout: 30s }
+            """, file: "channels.yaml"))
+        _ = try await engine.start("tell", "C-1")
+        try await engine.drain()
+        let relay = OutboxRelay(store: engine.store, configuration: OutboxRelayConfiguration(
+            id: "relay", pollInterval: .seconds(3600)), environment: ["BATON_TEST_SECRET": Self.secret])
+        let running = Task { try await relay.run() }
+        defer { running.cancel() }
+        // Everything queued so far (the step's notification, its owner.changed) is delivered by the
+        // relay's first look; then its listener is subscribed.
+        let before = try await engine.scalar("SELECT count(*) FROM outbox") as Int
+        #expect(try await eventually(timeout: .seconds(60)) {
+            try await engine.scalar("SELECT count(*) FROM outbox WHERE status = 'delivered'") == before
+        })
+        #expect(try await eventually(timeout: .seconds(30)) {
+            try await engine.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE 'LISTEN %baton_outbox%'") == 1
+        })
+        let owner: String = try await engine.scalar("SELECT owner FROM contacts WHERE id = 'C-1'")
+        let other = try await engine.scalar("SELECT id FROM members WHERE id <> $1 ORDER BY id LIMIT 1", [owner]) as String
+        _ = try await engine.store.reassign(contact: "C-1", to: other, reason: "by hand")
+        #expect(try await eventually(timeout: .seconds(60)) {
+            try await engine.scalar("SELECT count(*) FROM outbox WHERE status = 'delivered'") == before + 1
+        })
+        await relay.stop()
+        try await running.value
+        #expect(receiver.requests.contains { $0.bodyText.contains("by hand") })
+    }
+
     /// SIGTERM with a delivery in flight: /readyz says draining while the relay finishes it, the
     /// metrics endpoint answers until then, the delivery is recorded, and the process exits 0.
     @Test func sigtermDrainsInOrderWhileReadyzSaysDraining() async throws {

@@ -211,4 +211,35 @@ struct SLAPauseCommandLineTests {
         #expect(pauses.first?["pause_event"] as? String == "hold")
         #expect(pauses.first?["ended_at"] is NSNull)
     }
+    /// An admin who takes a paused instance off its wait ends the pause: `cancel` (ended_by
+    /// cancelled) and `resume --at` (ended_by moved); nothing is paused now afterwards.
+    @Test func cancelAndResumeAtEndTheOpenPause() async throws {
+        let engine = try await Engine.make("slapauseadmin", workflows: [SLAPauseMigrationTests.v1])
+        defer { Task { await engine.close() } }
+        let cancelled = try await engine.start("pm", "C-1")
+        let moved = try await engine.start("pm", "C-2")
+        _ = try await engine.store.signal("hold", contact: "C-1", payload: nil)
+        _ = try await engine.store.signal("hold", contact: "C-2", payload: nil)
+        try await engine.drain()
+        #expect(try await engine.scalar("SELECT count(*) FROM sla_pauses WHERE ended_at IS NULL") == 2)
+
+        let cancel = try await ctl(engine, ["cancel", String(cancelled), "--reason", "lost deal"])
+        #expect(cancel.status == 0, "\(cancel.output)")
+        let steps = try await engine.store.workflow("pm", version: 1)?.definition.steps.map(\.id) ?? []
+        let other = try #require(steps.first { $0 != "hold-wait" })
+        let resume = try await ctl(engine, ["resume", String(moved), "--at", other])
+        #expect(resume.status == 0, "\(resume.output)")
+
+        #expect(try await engine.scalar("SELECT count(*) FROM sla_pauses WHERE ended_at IS NULL") == 0)
+        #expect(try await engine.scalar("SELECT ended_by FROM sla_pauses WHERE instance = $1", [cancelled]) == "cancelled")
+        #expect(try await engine.scalar("SELECT ended_by FROM sla_pauses WHERE instance = $1", [moved]) == "moved")
+        let json = try await ctl(engine, ["instances", "show", String(cancelled), "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any])
+        let pauses = try #require(object["pauses"] as? [[String: Any]])
+        #expect(pauses.first?["ended_by"] as? String == "cancelled")
+        #expect(pauses.first?["ended_at"] is String)
+        #expect(pauses.first?["paused_s"] is NSNull)
+        let stats = try await engine.store.stats(workflow: "pm", since: Date(timeIntervalSince1970: 0))
+        #expect(stats.workflows.first?.paused_now == 0)
+    }
 }

@@ -111,4 +111,15 @@ struct StatsByOwnerTests {
         #expect(text.status == 0 && text.output.contains("CONVERSIONS") && text.output.contains("150.50"))
         #expect(try await runProgram(try Engine.binary("batonctl"), ["stats", "--by", "region"], environment: environment).status != 0)
     }
+    /// `stats --workflow W` lists the members of the teams W routes to, not every team's.
+    @Test func aWorkflowsStatsListOnlyTheMembersOfTheTeamsItRoutesTo() async throws {
+        let engine = try await Engine.make("stats-members", teams: Self.teams, workflows: [Self.flow])
+        defer { Task { await engine.close() } }
+        let all = try await engine.store.stats(workflow: nil, since: Date(timeIntervalSince1970: 0))
+        #expect(Set(all.owners.map(\.member)) == ["a", "b", "lead", "r"])
+        let one = try await engine.store.stats(workflow: "attr", since: Date(timeIntervalSince1970: 0))
+        #expect(Set(one.owners.map(\.member)) == ["a", "b", "r"])
+        let unknown = try await engine.store.stats(workflow: "no-such-workflow", since: Date(timeIntervalSince1970: 0))
+        #expect(unknown.owners.isEmpty)
+    }
 }

@@ -37,6 +37,10 @@ extension Store {
                 last_error = NULL, updated_at = now()
             FROM target t WHERE i.id = t.id AND t.state NOT IN ('completed', 'cancelled')
             RETURNING i.id, i.seq, i.step, t.state AS from_state
+        ), paused AS (
+            -- A pause of the wait it left ends here (see sql/0013_sla_pauses_ended_by.sql).
+            UPDATE sla_pauses p SET ended_at = greatest(p.started_at, now()), ended_by = 'cancelled'
+            FROM moved m WHERE p.instance = m.id AND p.ended_at IS NULL
         ), events AS (
             INSERT INTO instance_events (instance, seq, step, from_state, to_state, worker, attempt, detail)
             SELECT id, seq, step, from_state, 'cancelled', $11, 0, 'cancelled by ' || $11 || coalesce(': ' || $12, '')

@@ -15,6 +15,9 @@ public struct PauseEntry: Sendable, Codable, Equatable {
     public var paused_s: Int?
     public var deadline_before: Date
     public var deadline_after: Date?
+    /// `cancelled` or `moved` when an admin took the instance off the wait while paused (no
+    /// paused_s, no deadline_after then); null when the wait ended the pause itself, or while paused.
+    public var ended_by: String?
 }
 
 /// Where a waiting instance's SLA stands now.
@@ -39,7 +42,7 @@ extension Store {
         """
     /// Every pause of an instance, in the order they began.
     static let selectInstancePauses = """
-        SELECT step, wait_started_at, started_at, ended_at, pause_event, resume_event, paused_s, deadline_before, deadline_after
+        SELECT step, wait_started_at, started_at, ended_at, pause_event, resume_event, paused_s, deadline_before, deadline_after, ended_by
         FROM sla_pauses WHERE instance = $1 ORDER BY started_at, id
         """
     static let selectCalendar = "SELECT spec FROM calendars WHERE name = $1"
@@ -55,7 +58,8 @@ extension Store {
                     step: try row.decode("step"), started_at: try row.decode("started_at"), ended_at: try row.decode("ended_at"),
                     pause_event: try row.decode("pause_event"), resume_event: try row.decode("resume_event"),
                     paused_s: seconds.map { Int($0.rounded()) }, deadline_before: try row.decode("deadline_before"),
-                    deadline_after: try row.decode("deadline_after")), try row.decode("wait_started_at"), seconds))
+                    deadline_after: try row.decode("deadline_after"), ended_by: try row.decode("ended_by")),
+                 try row.decode("wait_started_at"), seconds))
             }
             let pauses = rows.map(\.entry)
             guard let row = try await connection.query(Self.selectInstanceWait, [id]).first,

@@ -119,7 +119,7 @@ extension Store {
     }
 
     /// Cancels a live instance, also one leased by a running worker: bumping the fence makes that
-    /// worker's commit match nothing.
+    /// worker's commit match nothing. A pause of the wait it stood in ends (`ended_by` cancelled).
     static let cancelInstance = """
         WITH moved AS (
             UPDATE workflow_instances i SET state = 'cancelled', finished_at = now(), lease_owner = NULL,
@@ -128,6 +128,10 @@ extension Store {
             FROM (SELECT id, state FROM workflow_instances WHERE id = $1 FOR UPDATE) before
             WHERE i.id = before.id AND before.state NOT IN ('completed', 'cancelled')
             RETURNING i.id, i.seq, i.step, before.state AS from_state
+        ), paused AS (
+            -- A pause of the wait it left ends here (see sql/0013_sla_pauses_ended_by.sql).
+            UPDATE sla_pauses p SET ended_at = greatest(p.started_at, now()), ended_by = 'cancelled'
+            FROM moved m WHERE p.instance = m.id AND p.ended_at IS NULL
         ), events AS (
             INSERT INTO instance_events (instance, seq, step, from_state, to_state, worker, attempt, detail)
             SELECT id, seq, step, from_state, 'cancelled', $2, 0, 'cancelled by ' || $2 || coalesce(': ' || $3, '')
@@ -147,7 +151,8 @@ extension Store {
         }
     }
 
-    /// Moves an instance to a named step of its version, ready to run now. Only live and failed
+    /// Moves an instance to a named step of its version, ready to run now (a pause of the wait it
+    /// left ends, `ended_by` moved). Only live and failed
     /// instances: a completed or cancelled one has ended (and another live instance of the same
     /// workflow may exist for its contact); start a new one instead.
     static let resumeInstance = """
@@ -158,6 +163,10 @@ extension Store {
             FROM (SELECT id, state, step FROM workflow_instances WHERE id = $1 FOR UPDATE) before
             WHERE i.id = before.id AND before.state NOT IN ('completed', 'cancelled')
             RETURNING i.id, i.seq, before.step AS from_step, before.state AS from_state
+        ), paused AS (
+            -- A pause of the wait it left ends here (see sql/0013_sla_pauses_ended_by.sql).
+            UPDATE sla_pauses p SET ended_at = greatest(p.started_at, now()), ended_by = 'moved'
+            FROM moved m WHERE p.instance = m.id AND p.ended_at IS NULL
         ), events AS (
             INSERT INTO instance_events (instance, seq, step, from_state, to_state, worker, attempt, detail)
             SELECT id, seq, $2, from_state, 'ready', $3, 0, 'manual resume at ' || $2 || ' (from ' || from_step || ') by ' || $3

@@ -105,9 +105,12 @@ extension Store {
         FROM contacts c LEFT JOIN members m ON m.id = c.owner
         """
 
-    /// Outcomes since `since` (instances enrolled since then), for one workflow or all.
+    /// Outcomes since `since` (instances enrolled since then), for one workflow or all. For one
+    /// workflow the owners are the members of the teams its newest version routes to.
     public func stats(workflow: String?, since: Date) async throws -> Stats {
-        try await pool.withConnection { connection in
+        var routedTeams: Set<String>?
+        if let workflow { routedTeams = try await newestWorkflow(workflow)?.definition.routedTeams ?? [] }
+        return try await pool.withConnection { connection in
             var byWorkflow: [String: WorkflowStats] = [:]
             var order: [String] = []
             for row in try await connection.query(Self.statsPerWorkflow, [workflow, since]) {
@@ -148,7 +151,7 @@ extension Store {
             let owners = try await connection.query(Self.statsOwners, [since]).map { row in
                 OwnerStats(member: try row.decode("id"), team: try row.decode("team"), open: try row.decode("open"),
                            assigned_total: try row.decode("assigned"))
-            }
+            }.filter { owner in routedTeams.map { $0.contains(owner.team) } ?? true }
             let coverage = try await connection.query(Self.statsCoverage)[0].decode(Double.self, "coverage")
             return Stats(workflows: order.compactMap { byWorkflow[$0] }, owners: owners, coverage: coverage)
         }

@@ -494,5 +494,71 @@ ALTER TABLE channels ADD CONSTRAINT channels_type_check
     CHECK (type IN ('webhook', 'slack', 'log', 'hubspot', 'salesforce', 'email'));
 
 """#),
+        Migration(version: 12, name: "0012_owner_changes_wake_relay", sql: #"""
+-- Owner write-backs and owner.changed events queued by an admin's reassignment (batonctl, the API,
+-- the console), a company's owner change or a CRM report wake the outbox relays at once, as a
+-- step's notifications do: the trigger that queues them sends NOTIFY baton_outbox (delivered at
+-- commit, once per transaction however many rows) when it queued any. Before, they waited for the
+-- relay's poll.
+CREATE OR REPLACE FUNCTION baton_queue_owner_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    queued_syncs int;
+    queued_events int;
+BEGIN
+    INSERT INTO outbox (idempotency_key, contact, channel, message, kind)
+    SELECT 'owner-sync:' || ch.name || ':' || a.contact || ':' || a.last_id, a.contact, ch.name,
+           'write the owner of ' || a.contact || ' to ' || ch.name, 'owner_sync'
+    FROM (SELECT contact, max(id) AS last_id FROM added GROUP BY contact) a
+    JOIN channels ch ON ch.type IN ('hubspot', 'salesforce') AND ch.spec ->> 'syncOwner' = 'true'
+    WHERE NOT EXISTS (
+        SELECT 1 FROM outbox p
+        WHERE p.kind = 'owner_sync' AND p.status = 'pending' AND p.channel = ch.name AND p.contact = a.contact)
+    ON CONFLICT (idempotency_key) DO NOTHING;
+    GET DIAGNOSTICS queued_syncs = ROW_COUNT;
+
+    INSERT INTO outbox (idempotency_key, instance, contact, channel, message, kind)
+    SELECT 'owner-changed:' || ch.name || ':' || a.id, a.instance, a.contact, ch.name,
+           jsonb_build_object('from', a.from_owner, 'to', a.to_owner, 'team', a.team, 'reason', a.reason,
+                              'at', to_char(a.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))::text,
+           'owner_changed'
+    FROM added a
+    JOIN channels ch ON ch.type = 'webhook' AND coalesce(ch.spec -> 'events', '[]'::jsonb) ? 'owner.changed'
+    ORDER BY a.id
+    ON CONFLICT (idempotency_key) DO NOTHING;
+    GET DIAGNOSTICS queued_events = ROW_COUNT;
+
+    IF queued_syncs + queued_events > 0 THEN
+        PERFORM pg_notify('baton_outbox', '');
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+"""#),
+        Migration(version: 13, name: "0013_sla_pauses_ended_by", sql: #"""
+-- A pause of an SLA clock can also end because an admin took the instance off its wait while it was
+-- paused: `cancel` (one or in bulk) or `resume --at STEP`. Before, such a pause stayed open for
+-- ever (instances show listed it with no end, stats counted it). ended_by says which admin action
+-- ended it: 'cancelled' or 'moved'; NULL when the wait itself ended the pause (a resume event, or
+-- its own event meeting it). Such a pause has no paused_s and no deadline_after: the wait it
+-- stopped is over, no deadline moved.
+ALTER TABLE sla_pauses ADD COLUMN ended_by text CHECK (ended_by IN ('cancelled', 'moved'));
+ALTER TABLE sla_pauses DROP CONSTRAINT sla_pauses_ended;
+ALTER TABLE sla_pauses ADD CONSTRAINT sla_pauses_ended CHECK (
+    CASE WHEN ended_by IS NULL
+         THEN (ended_at IS NULL) = (paused_s IS NULL) AND (ended_at IS NULL) = (deadline_after IS NULL)
+         ELSE ended_at IS NOT NULL AND paused_s IS NULL AND deadline_after IS NULL AND resume_event IS NULL
+    END);
+
+-- Close the pauses already left open that way: the instance was cancelled, or stands in another
+-- wait or step than the paused one.
+UPDATE sla_pauses p
+SET ended_at = greatest(p.started_at, coalesce(i.finished_at, i.updated_at)),
+    ended_by = CASE WHEN i.state = 'cancelled' THEN 'cancelled' ELSE 'moved' END
+FROM workflow_instances i
+WHERE i.id = p.instance AND p.ended_at IS NULL
+  AND (i.state = 'cancelled' OR (i.step, i.wait_started_at) IS DISTINCT FROM (p.step, p.wait_started_at));
+
+"""#),
     ]
 }

@@ -101,6 +101,10 @@ extension Store {
                     AND state NOT IN ('completed', 'cancelled') FOR UPDATE) before
             WHERE i.id = before.id
             RETURNING i.id, i.seq, i.step, before.state AS from_state
+        ), paused AS (
+            -- A pause of the wait it left ends here (see sql/0013_sla_pauses_ended_by.sql).
+            UPDATE sla_pauses p SET ended_at = greatest(p.started_at, now()), ended_by = 'cancelled'
+            FROM cancelled m WHERE p.instance = m.id AND p.ended_at IS NULL
         ), events AS (
             INSERT INTO instance_events (instance, seq, step, from_state, to_state, worker, attempt, detail)
             SELECT id, seq, step, from_state, 'cancelled', $2, 0, 'contact data erased by ' || $2 FROM cancelled

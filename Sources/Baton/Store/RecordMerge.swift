@@ -44,6 +44,10 @@ extension Store {
                   WHERE d.contact = $2 AND d.state NOT IN ('completed', 'cancelled')) dup
             WHERE i.id = dup.id
             RETURNING i.id, i.seq, i.step, dup.state AS from_state, dup.kept
+        ), paused AS (
+            -- A pause of the wait it left ends here (see sql/0013_sla_pauses_ended_by.sql).
+            UPDATE sla_pauses p SET ended_at = greatest(p.started_at, now()), ended_by = 'cancelled'
+            FROM moved m WHERE p.instance = m.id AND p.ended_at IS NULL
         ), events AS (
             INSERT INTO instance_events (instance, seq, step, from_state, to_state, worker, attempt, detail)
             SELECT id, seq, step, from_state, 'cancelled', $3, 0,
