@@ -172,7 +172,7 @@ struct SLAPauseCommandLineTests {
         #expect(result.status == 0, "\(result.output)")
         #expect(result.output.hasPrefix("simulate b2b-conversation: record conversation:T-501, enrolled 2026-12-04T14:00:00Z\n"))
         #expect(result.output.contains(
-            "reply  resumed: customer_replied after 2h of business hours paused; deadline moves to 2026-12-07T11:00:00Z\n"))
+            "reply  resumed: customer_replied after 2h of business hours paused; deadline moves to 2026-12-07T11:00:00Z = Mon 7 Dec 12:00 Europe/Berlin\n"))
         #expect(result.output.contains("breach avoided by pauses -> done"))
         #expect(result.output.hasSuffix("sla: met reply; breached none\n"))
         // The README shows this run verbatim.

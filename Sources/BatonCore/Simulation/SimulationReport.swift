@@ -19,11 +19,14 @@ public enum SimulationReport {
         let elapsedWidth = max(3, trace.steps.map { elapsed(TimeInterval($0.elapsed)).count }.max() ?? 0)
         let indent = String(repeating: " ", count: timeWidth + elapsedWidth + stepWidth + 6)
         var priority = 0
+        // The time zone of the wait a pause or resume belongs to (its calendar's), for local times.
+        var zone: String?
         for step in trace.steps {
+            if let wait = step.wait { zone = wait.calendar == nil ? nil : wait.timezone }
             let prefix = iso(step.at).padding(toLength: timeWidth, withPad: " ", startingAt: 0) + "  "
                 + elapsed(TimeInterval(step.elapsed)).padding(toLength: elapsedWidth, withPad: " ", startingAt: 0) + "  "
                 + step.step.padding(toLength: stepWidth, withPad: " ", startingAt: 0) + "  "
-            var what = summary(step, directory: directory, start: trace.start)
+            var what = summary(step, directory: directory, start: trace.start, zone: zone)
             if step.priority > priority {
                 // Before the arrow: "escalated: …; priority high -> next".
                 let raised = "; priority \(priorityName(step.priority))"
@@ -67,7 +70,7 @@ public enum SimulationReport {
         return ([line(header)] + rows.map(line)).joined(separator: "\n")
     }
 
-    static func summary(_ step: SimulatedStep, directory: Directory, start: Date) -> String {
+    static func summary(_ step: SimulatedStep, directory: Directory, start: Date, zone: String? = nil) -> String {
         switch step.outcome {
         case "assigned":
             guard let a = step.assignment, let to = a.to else { return step.detail }
@@ -103,6 +106,11 @@ public enum SimulationReport {
             let rest = step.detail.dropFirst("sla_resumed: ".count)
             var text = "resumed: \(step.signal?.event ?? "event")"
             if let after = rest.range(of: ") after ") { text += " after " + rest[after.upperBound...] }
+            // The moved deadline also in the calendar's time zone, as the wait's line gives it.
+            if let zone, let moved = text.range(of: "deadline moves to "),
+               let deadline = ISO8601DateFormatter().date(from: String(text[moved.upperBound...].prefix(20))) {
+                text.insert(contentsOf: " = \(local(deadline, zone)) \(zone)", at: text.index(moved.upperBound, offsetBy: 20))
+            }
             return text
         case "sla_met":
             let arrival = step.signal.map { " (arrived \(elapsed($0.at.timeIntervalSince(start))))" } ?? ""
