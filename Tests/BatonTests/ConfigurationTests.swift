@@ -177,4 +177,21 @@ struct ConfigurationTests {
                                            environment: Self.clean.merging(["BATON_LISTEN": "nowhere"]) { $1 })
         #expect(refused.status != 0 && refused.output.contains("BATON_LISTEN=nowhere: give HOST:PORT"), "\(refused.output)")
     }
+
+    @Test("examples/baton.yaml loads in both programs and gives every default")
+    func exampleFile() async throws {
+        let example = packageRoot.appendingPathComponent("examples/baton.yaml").path
+        for program in ["baton-worker", "baton-server"] {
+            let withFile = try await runProgram(try Engine.binary(program), ["--print-config", "--config", example], environment: Self.clean)
+            let without = try await runProgram(try Engine.binary(program), ["--print-config", "--config", "/dev/null"], environment: Self.clean)
+            #expect(withFile.status == 0 && without.status == 0, "\(withFile.output)\n\(without.output)")
+            let defaults = without.output.split(separator: "\n").filter { !$0.hasPrefix("#") && $0.hasSuffix("  # default") }
+            #expect(!defaults.isEmpty)
+            for line in defaults {
+                let key = String(line.prefix { $0 != ":" })
+                let setting = try #require(self.line(key, in: withFile.output), "\(program): \(key) missing from the example")
+                #expect(setting.hasPrefix(line.dropLast("  # default".count) + "  # \(example):"), "\(program): \(setting)")
+            }
+        }
+    }
 }

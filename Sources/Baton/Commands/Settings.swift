@@ -205,7 +205,10 @@ public struct Settings: Sendable {
         } else {
             return nil
         }
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        // Through a FileHandle, so that `--config /dev/null` (no settings from any file) reads as empty.
+        let handle = FileHandle(forReadingAtPath: path)
+        defer { try? handle?.close() }
+        guard let handle, let data = try? handle.readToEnd() ?? Data(), let text = String(data: data, encoding: .utf8) else {
             let exists = FileManager.default.fileExists(atPath: path)
             throw .invalid("\(named ?? "configuration file") \(path): \(exists ? "cannot be read" : "no such file")")
         }
