@@ -4,7 +4,7 @@ import BatonTesting
 import Foundation
 import Testing
 
-/// SIGHUP re-reads the log level from the configuration file (flag > environment > file, as at
+/// SIGHUP re-reads the log level and format from the configuration file (flag > environment > file, as at
 /// start) and applies it without a restart and without dropping work.
 @Suite("SIGHUP reloads the log level", .serialized)
 struct LogLevelReloadTests {
@@ -32,18 +32,22 @@ struct LogLevelReloadTests {
         // At notice, the info lines (worker started, the notification sent) are not written.
         #expect(!worker.output.contains("worker started") && !worker.output.contains(" notification"), "output: \(worker.output)")
 
-        try "log_level: debug\nlog_format: text\npoll_interval: 200ms\n".write(toFile: file, atomically: true, encoding: .utf8)
+        try "log_level: debug\nlog_format: json\npoll_interval: 200ms\n".write(toFile: file, atomically: true, encoding: .utf8)
         worker.send(SIGHUP)
         #expect(try await eventually(timeout: .seconds(30)) { worker.output.contains("SIGHUP: reloaded channels and the log level") },
                 "output: \(worker.output)")
         #expect(worker.output.contains("log_level=notice -> debug (\(file):1)"), "output: \(worker.output)")
+        #expect(worker.output.contains("log_format=text -> json (\(file):2)"), "output: \(worker.output)")
 
         _ = try await engine.start("tell", "C-2")
         #expect(try await eventually(timeout: .seconds(60)) { try await delivered() == 2 }, "output: \(worker.output)")
-        #expect(try await eventually(timeout: .seconds(30)) { worker.output.contains(" notification") }, "output: \(worker.output)")
+        // From the reload on: info lines, as JSON.
+        #expect(try await eventually(timeout: .seconds(30)) { worker.output.contains(#""msg":"notification""#) }, "output: \(worker.output)")
         let afterReload = worker.output.components(separatedBy: "SIGHUP: reloaded").last ?? ""
-        #expect(afterReload.contains(" info baton.outbox:") && afterReload.contains("contact=C-2"), "output: \(worker.output)")
-        #expect(!worker.output.contains("contact=C-1"), "written at notice, before the reload: \(worker.output)")
+        let notification = try #require(afterReload.split(separator: "\n").first { $0.contains(#""msg":"notification""#) })
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(notification.utf8)) as? [String: Any])
+        #expect(fields["level"] as? String == "info" && fields["contact"] as? String == "C-2", "\(notification)")
+        #expect(!worker.output.contains("C-1"), "C-1's notification came at notice, before the reload: \(worker.output)")
         worker.send(SIGTERM)
         #expect(await worker.wait() == 0, "output: \(worker.output)")
         #expect(try await engine.scalar("SELECT count(*) FROM workflow_instances WHERE state = 'completed'") == 2)
