@@ -14,58 +14,80 @@ struct BatonServer: AsyncParsableCommand {
         commandName: "baton-server",
         abstract: "Serve Baton's HTTP API (JSON under /v1, bearer tokens from `batonctl tokens create`).",
         discussion: """
-            The address comes from --listen, then BATON_LISTEN, then 127.0.0.1:8080. The database comes \
-            from --database-url, then DATABASE_URL, then libpq's PG* variables. SIGTERM or SIGINT: stop \
-            accepting, finish the requests in flight, exit 0.
+            Every setting comes from its flag, then BATON_<FLAG> (BATON_LISTEN, BATON_PUBLIC_URL), then \
+            the configuration file (--config, BATON_CONFIG, or ./baton.yaml; keys as --print-config prints \
+            them), then the default. The database comes from --database-url, then DATABASE_URL, then the \
+            file, then libpq's PG* variables. SIGTERM or SIGINT: stop accepting, finish the requests in \
+            flight, exit 0.
 
             Examples:
               baton-server --listen 127.0.0.1:8080
               BATON_LISTEN=0.0.0.0:8080 baton-server --log-format json
             """)
 
-    @Option(help: "HOST:PORT to listen on (default: BATON_LISTEN, then 127.0.0.1:8080).") var listen: String?
-    @Option(name: .customLong("database-url"), help: "libpq URL or key=value string.") var databaseURL: String?
+    @Option(help: "Read settings from this YAML file (default: BATON_CONFIG, then ./baton.yaml if it exists).") var config: String?
+    @Option(help: "HOST:PORT to listen on (default: 127.0.0.1:8080).") var listen: String?
+    @Option(name: .customLong("database-url"), help: "libpq URL or key=value string (default: DATABASE_URL, then libpq's PG* variables).")
+    var databaseURL: String?
     @Option(name: .customLong("database-url-file"), help: "Read the database URL from this file (keeps it out of `ps`).")
     var databaseURLFile: String?
-    @Option(help: "Database connections the server may hold.") var poolSize = 10
-    @Option(help: "Largest request body accepted, in bytes (413 above).") var maxBodyBytes = 10 * 1024 * 1024
-    @Option(help: "Largest attribute value accepted, in bytes (413 above).") var maxAttributeBytes = 64 * 1024
+    @Option(help: "Database connections the server may hold (default: 10).") var poolSize: Int?
+    @Option(help: "Largest request body accepted, in bytes (413 above; default: 10485760).") var maxBodyBytes: Int?
+    @Option(help: "Largest attribute value accepted, in bytes (413 above; default: 65536).") var maxAttributeBytes: Int?
     @Option(help: "Serve this file at /v1/openapi.yaml instead of the built-in copy.") var openapi: String?
-    @Option(help: "The URL clients (HubSpot) call this server at, e.g. https://baton.example.com (default: BATON_PUBLIC_URL, then http://<listen>); part of what HubSpot signs.")
+    @Option(help: "The URL clients (HubSpot) call this server at, e.g. https://baton.example.com (default: http://<listen>); part of what HubSpot signs.")
     var publicURL: String?
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (default: info).") var logLevel: String?
     @Option(help: "Log format: json or text (default: json unless standard error is a terminal).") var logFormat: String?
+    @Option(help: "A connection pooler between Baton and PostgreSQL: none or pgbouncer (transaction mode; default: none).")
+    var pooler: String?
+    @Flag(help: "Print the settings this server would run with and where each comes from (as a configuration file; no secrets), and exit.")
+    var printConfig = false
 
-    func validate() throws {
-        _ = try address()
-        if poolSize < 1 { throw ValidationError("--pool-size must be at least 1") }
-        if maxBodyBytes < 1024 { throw ValidationError("--max-body-bytes must be at least 1024") }
-        if maxAttributeBytes < 1 { throw ValidationError("--max-attribute-bytes must be at least 1") }
-        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: one of trace, debug, info, notice, warning, error") }
-        if let logFormat, LogFormat(rawValue: logFormat) == nil { throw ValidationError("--log-format: json or text") }
+    /// The flags given, by setting key.
+    var flags: [String: String] {
+        let flags: [String: String?] = [
+            "listen": listen, "database_url": databaseURL, "database_url_file": databaseURLFile,
+            "pool_size": poolSize.map(String.init), "max_body_bytes": maxBodyBytes.map(String.init),
+            "max_attribute_bytes": maxAttributeBytes.map(String.init), "openapi": openapi, "public_url": publicURL,
+            "log_level": logLevel, "log_format": logFormat, "pooler": pooler,
+        ]
+        return flags.compactMapValues { $0 }
     }
 
-    /// The address to listen on, from the flag, then BATON_LISTEN, then the default.
-    func address() throws -> (host: String, port: Int) {
-        let text = listen ?? ProcessInfo.processInfo.environment["BATON_LISTEN"] ?? "127.0.0.1:8080"
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw ValidationError("--listen: give HOST:PORT, e.g. 127.0.0.1:8080 (got \(text))")
+    /// Every setting from the flags, then the environment, then the configuration file, then the defaults.
+    func settings() throws -> Settings {
+        try Settings.resolve(SettingsCatalogue.server, otherKeys: SettingsCatalogue.allKeys, flags: flags,
+                             configFlag: config, environment: ProcessInfo.processInfo.environment)
+    }
+
+    func validate() throws {
+        do {
+            _ = try settings()
+        } catch let error as BatonError {
+            throw ValidationError(error.description)
         }
-        var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        if host.isEmpty { host = "0.0.0.0" }
-        return (host, port)
     }
 
     func run() async throws {
-        (logFormat.flatMap(LogFormat.init(rawValue:)) ?? .automatic).bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
+        let settings = try settings()
+        (settings["log_format"].flatMap(LogFormat.init(rawValue:)) ?? .automatic)
+            .bootstrap(level: settings["log_level"].flatMap(Logger.Level.init(rawValue:)) ?? .info)
+        let (host, port) = listenAddress(settings["listen"]!)!
+        var config = try ConnectionConfig.fromEnvironment(
+            url: try Baton.databaseURL(flag: settings["database_url"], file: settings["database_url_file"]), applicationName: "baton-server")
+        // Through PgBouncer in transaction mode (--pooler pgbouncer): nothing outlives a transaction.
+        config.pooling = try Baton.pooling(flag: settings["pooler"], environment: [:])
+        let publicBase = settings["public_url"] ?? "http://\(settings["listen"]!)"
+        if printConfig {
+            print(settings.yaml(program: "baton-server", notes: [
+                "database: \(config.description)", "address: \(host):\(port)", "public_url: \(publicBase)",
+            ]))
+            return
+        }
         PrometheusExport.bootstrap()
         let logger = Logger(label: "baton.server")
-        let (host, port) = try address()
-        var config = try ConnectionConfig.fromEnvironment(url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "baton-server")
-        // Through PgBouncer in transaction mode (BATON_POOLER=pgbouncer): nothing outlives a transaction.
-        config.pooling = try Baton.pooling(flag: nil)
-        let pool = ConnectionPool(config, maxConnections: poolSize, logger: logger,
+        let pool = ConnectionPool(config, maxConnections: settings.int("pool_size")!, logger: logger,
                                   onCheckout: { BatonMetrics.poolWait("baton-server", $0) })
         let store = Store(pool: pool, logger: logger)
         // A database that is down or not yet migrated at start is not fatal (/readyz says so until
@@ -83,11 +105,11 @@ struct BatonServer: AsyncParsableCommand {
             logger.warning("database not reachable at start; /readyz reports not ready until it is", metadata: ["error": "\(error)"])
         }
         let environment = ProcessInfo.processInfo.environment
-        let publicBase = publicURL ?? environment["BATON_PUBLIC_URL"] ?? "http://\(listen ?? environment["BATON_LISTEN"] ?? "127.0.0.1:8080")"
-        let settings = ServerSettings(maxBodyBytes: maxBodyBytes, maxAttributeBytes: maxAttributeBytes, openAPIPath: openapi,
-                                      publicBaseURL: publicBase, environment: environment)
+        let serverSettings = ServerSettings(
+            maxBodyBytes: settings.int("max_body_bytes")!, maxAttributeBytes: settings.int("max_attribute_bytes")!,
+            openAPIPath: settings["openapi"], publicBaseURL: publicBase, environment: environment)
         let sampler = SamplerService(sampler: MetricsSampler(store: store, logger: logger))
-        let app = buildApplication(store: store, host: host, port: port, settings: settings, services: [sampler], logger: logger)
+        let app = buildApplication(store: store, host: host, port: port, settings: serverSettings, services: [sampler], logger: logger)
         logger.info("listening", metadata: ["address": "\(host):\(port)"])
         try await app.runService()
         await pool.close()

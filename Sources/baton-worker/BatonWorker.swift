@@ -15,77 +15,110 @@ struct BatonWorker: AsyncParsableCommand {
         discussion: """
             SIGTERM or SIGINT drains in order and exits 0: claims nothing more, commits the batch in hand, \
             lets deliveries in flight finish, then stops the metrics endpoint (/readyz says draining \
-            meanwhile); a second one exits 1 at once. SIGHUP reads the channels again without dropping work. \
-            The database comes from --database-url, then DATABASE_URL, then libpq's PG* variables. \
-            Through PgBouncer (transaction mode): --pooler pgbouncer --listen-url <direct URL>.
+            meanwhile); a second one exits 1 at once. SIGHUP reads the channels, the log level and the log \
+            format again without dropping work.
+
+            Every setting comes from its flag, then BATON_<FLAG> (BATON_BATCH_SIZE), then the configuration \
+            file (--config, BATON_CONFIG, or ./baton.yaml; keys as --print-config prints them), then the \
+            default. The database comes from --database-url, then DATABASE_URL, then the file, then \
+            libpq's PG* variables. Through PgBouncer (transaction mode): --pooler pgbouncer --listen-url \
+            <direct URL>.
 
             Examples:
               baton-worker --concurrency 4 --metrics-port 9090
               baton-worker --until-idle          # drain what is due now, then exit
+              baton-worker --print-config > baton.yaml
             """)
 
-    @Option(name: .customLong("database-url"), help: "libpq URL or key=value string.") var databaseURL: String?
+    @Option(help: "Read settings from this YAML file (default: BATON_CONFIG, then ./baton.yaml if it exists).") var config: String?
+    @Option(name: .customLong("database-url"), help: "libpq URL or key=value string (default: DATABASE_URL, then libpq's PG* variables).")
+    var databaseURL: String?
     @Option(name: .customLong("database-url-file"), help: "Read the database URL from this file (keeps it out of `ps`).")
     var databaseURLFile: String?
-    @Option(help: "Batches processed in parallel.") var concurrency = 2
-    @Option(help: "Instances claimed per batch.") var batchSize = 50
+    @Option(help: "Batches processed in parallel (default: 2).") var concurrency: Int?
+    @Option(help: "Instances claimed per batch (default: 50).") var batchSize: Int?
     @Option(help: "This worker's name in leases, timelines and logs (default: host-pid).") var id: String?
-    @Option(help: "How often to look for due work when not woken by NOTIFY, e.g. 1s, 500ms.") var pollInterval = "1s"
-    @Option(help: "How long a claim holds an instance before another worker may take it over.") var lease = "10s"
+    @Option(help: "How often to look for due work when not woken by NOTIFY, e.g. 1s, 500ms (default: 1s).") var pollInterval: String?
+    @Option(help: "How long a claim holds an instance before another worker may take it over (default: 10s).") var lease: String?
     @Flag(help: "Process what is due now, then exit.") var untilIdle = false
-    @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error (default: info).") var logLevel: String?
     @Flag(help: "Run only the outbox relay (deliver notifications), no workflow steps.") var onlyOutbox = false
     @Flag(help: "Run no outbox relay in this process.") var noOutbox = false
     @Flag(help: "Run no schedules (schedules files) in this process.") var noSchedules = false
-    @Option(help: "First retry delay of a failed delivery; doubles per attempt.") var outboxBackoff = "1s"
-    @Option(help: "How long a delivery in flight is held before another relay may send it again (at least a channel's timeout + 5s).")
-    var outboxLease = "30s"
-    @Option(help: "With --until-idle: exit 1 when the database cannot be reached for this long.") var connectTimeout = "30s"
-    @Option(help: "With --until-idle: wait this long for notifications in backoff to come due; later ones are left for the next run.")
-    var drainLimit = "30s"
+    @Option(help: "First retry delay of a failed delivery; doubles per attempt (default: 1s).") var outboxBackoff: String?
+    @Option(help: "How long a delivery in flight is held before another relay may send it again (at least a channel's timeout + 5s; default: 30s).")
+    var outboxLease: String?
+    @Option(help: "With --until-idle: exit 1 when the database cannot be reached for this long (default: 30s).") var connectTimeout: String?
+    @Option(help: "With --until-idle: wait this long for notifications in backoff to come due; later ones are left for the next run (default: 30s).")
+    var drainLimit: String?
     @Option(help: "Serve /metrics (Prometheus), /healthz and /readyz on this port.") var metricsPort: Int?
-    @Option(help: "The address --metrics-port listens on.") var metricsHost = "0.0.0.0"
+    @Option(help: "The address --metrics-port listens on (default: 0.0.0.0).") var metricsHost: String?
     @Option(help: "Log format: json or text (default: json unless standard error is a terminal).") var logFormat: String?
-    @Flag(help: "Print the settings this worker would run with (flags, environment, defaults; no secrets) and exit.")
+    @Flag(help: "Print the settings this worker would run with and where each comes from (as a configuration file; no secrets), and exit.")
     var printConfig = false
-    @Option(help: "A connection pooler between Baton and PostgreSQL: none or pgbouncer (transaction mode: no named prepared statements, limits set per transaction). Default: BATON_POOLER, then none.")
+    @Option(help: "A connection pooler between Baton and PostgreSQL: none or pgbouncer (transaction mode: no named prepared statements, limits set per transaction; default: none).")
     var pooler: String?
-    @Option(name: .customLong("listen-url"), help: "A direct database URL for LISTEN (wake-ups), when --database-url goes through a pooler. Default: BATON_LISTEN_URL, then the database URL.")
+    @Option(name: .customLong("listen-url"), help: "A direct database URL for LISTEN (wake-ups), when --database-url goes through a pooler (default: the database URL).")
     var listenURL: String?
-    @Option(help: "How long channels read from the database are reused; SIGHUP reads them again at once.")
-    var channelsRefresh = "5s"
+    @Option(help: "How long channels read from the database are reused; SIGHUP reads them again at once (default: 5s).")
+    var channelsRefresh: String?
+
+    /// The flags given, by setting key.
+    var flags: [String: String] {
+        var flags: [String: String?] = [
+            "database_url": databaseURL, "database_url_file": databaseURLFile, "concurrency": concurrency.map(String.init),
+            "batch_size": batchSize.map(String.init), "id": id, "poll_interval": pollInterval, "lease": lease,
+            "log_level": logLevel, "outbox_backoff": outboxBackoff, "outbox_lease": outboxLease,
+            "connect_timeout": connectTimeout, "drain_limit": drainLimit, "metrics_port": metricsPort.map(String.init),
+            "metrics_host": metricsHost, "log_format": logFormat, "pooler": pooler, "listen_url": listenURL,
+            "channels_refresh": channelsRefresh,
+        ]
+        for (key, given) in [("until_idle", untilIdle), ("only_outbox", onlyOutbox), ("no_outbox", noOutbox),
+                             ("no_schedules", noSchedules)] where given {
+            flags[key] = "true"
+        }
+        return flags.compactMapValues { $0 }
+    }
+
+    /// Every setting from the flags, then the environment, then the configuration file, then the defaults.
+    func settings() throws -> Settings {
+        let settings = try Settings.resolve(SettingsCatalogue.worker, otherKeys: SettingsCatalogue.allKeys, flags: flags,
+                                            configFlag: config, environment: ProcessInfo.processInfo.environment)
+        if settings.bool("only_outbox") && settings.bool("no_outbox") {
+            throw BatonError.invalid("only_outbox (\(settings.source("only_outbox"))) and no_outbox (\(settings.source("no_outbox"))) exclude each other")
+        }
+        return settings
+    }
 
     func validate() throws {
-        if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
-        if batchSize < 1 { throw ValidationError("--batch-size must be at least 1") }
-        if parseDuration(pollInterval) == nil { throw ValidationError("--poll-interval: bad duration \(pollInterval) (e.g. 500ms, 1s, 2m)") }
-        if parseDuration(lease) == nil { throw ValidationError("--lease: bad duration \(lease) (e.g. 10s)") }
-        if onlyOutbox && noOutbox { throw ValidationError("--only-outbox and --no-outbox exclude each other") }
-        if parseDuration(outboxLease) == nil { throw ValidationError("--outbox-lease: bad duration \(outboxLease) (e.g. 30s)") }
-        if parseDuration(outboxBackoff) == nil { throw ValidationError("--outbox-backoff: bad duration \(outboxBackoff) (e.g. 1s)") }
-        if parseDuration(connectTimeout) == nil { throw ValidationError("--connect-timeout: bad duration \(connectTimeout) (e.g. 30s)") }
-        if parseDuration(drainLimit) == nil { throw ValidationError("--drain-limit: bad duration \(drainLimit) (e.g. 30s)") }
-        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: one of trace, debug, info, notice, warning, error") }
-        if let logFormat, LogFormat(rawValue: logFormat) == nil { throw ValidationError("--log-format: json or text") }
-        if let metricsPort, !(1...65535).contains(metricsPort) { throw ValidationError("--metrics-port must be a port number (1-65535)") }
-        if parseDuration(channelsRefresh) == nil { throw ValidationError("--channels-refresh: bad duration \(channelsRefresh) (e.g. 5s)") }
-        if let pooler, Pooling(name: pooler) == nil { throw ValidationError("--pooler: none or pgbouncer (got \(pooler))") }
+        do {
+            _ = try settings()
+        } catch let error as BatonError {
+            throw ValidationError(error.description)
+        }
     }
 
     func run() async throws {
         // Before anything else: from here on no signal finds its default action (see ProcessSignals).
         let signals = await ProcessSignals.trap()
-        (logFormat.flatMap(LogFormat.init(rawValue:)) ?? .automatic).bootstrap(level: Logger.Level(rawValue: logLevel) ?? .info)
+        let settings = try settings()
+        let (level, format) = Self.logging(settings)
+        format.bootstrap(level: level)
+        let metricsPort = settings.int("metrics_port")
         if metricsPort != nil { PrometheusExport.bootstrap() }
         let logger = Logger(label: "baton.worker")
-        let name = id ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
-        var config = try ConnectionConfig.fromEnvironment(url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "baton-worker")
+        let name = settings["id"] ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
+        let lease = settings.duration("lease")!, pollInterval = settings.duration("poll_interval")!
+        let concurrency = settings.int("concurrency")!, untilIdle = settings.bool("until_idle")
+        let onlyOutbox = settings.bool("only_outbox")
+        var config = try ConnectionConfig.fromEnvironment(
+            url: try Baton.databaseURL(flag: settings["database_url"], file: settings["database_url_file"]), applicationName: "baton-worker")
         // Every statement, lock wait and dead connection fails while the lease still holds.
-        config.timeouts = .within(lease: parseDuration(lease)!)
-        config.pooling = try Baton.pooling(flag: pooler)
-        let listen = try Baton.listenConfig(flag: listenURL, database: config, applicationName: "baton-worker")
+        config.timeouts = .within(lease: lease)
+        config.pooling = try Baton.pooling(flag: settings["pooler"], environment: [:])
+        let listen = try Baton.listenConfig(flag: settings["listen_url"], database: config, applicationName: "baton-worker", environment: [:])
         if printConfig {
-            print(effectiveConfiguration(name: name, database: config, listen: listen))
+            print(Self.effectiveConfiguration(settings, name: name, database: config, listen: listen))
             return
         }
         let stopHandler = signals.handleStops(logger: logger)
@@ -97,7 +130,7 @@ struct BatonWorker: AsyncParsableCommand {
         }
 
         do {
-            try await waitForDatabase(config, giveUpAfter: untilIdle ? parseDuration(connectTimeout)! : nil, logger: logger)
+            try await waitForDatabase(config, giveUpAfter: untilIdle ? settings.duration("connect_timeout")! : nil, logger: logger)
         } catch let error as DatabaseUnreachable {
             FileHandle.standardError.write(Data("baton-worker: \(error)\n".utf8))
             throw ExitCode(1)
@@ -115,20 +148,21 @@ struct BatonWorker: AsyncParsableCommand {
         let worker = onlyOutbox ? nil : Worker(
             store: store,
             configuration: WorkerConfiguration(
-                id: name, concurrency: concurrency, batchSize: batchSize, pollInterval: parseDuration(pollInterval)!,
-                lease: parseDuration(lease)!, untilIdle: untilIdle, listen: listen),
+                id: name, concurrency: concurrency, batchSize: settings.int("batch_size")!, pollInterval: pollInterval,
+                lease: lease, untilIdle: untilIdle, listen: listen),
             logger: logger)
-        let relay = noOutbox ? nil : OutboxRelay(
+        let relay = settings.bool("no_outbox") ? nil : OutboxRelay(
             store: store,
             configuration: OutboxRelayConfiguration(
-                id: name, lease: parseDuration(outboxLease)!, baseBackoff: parseDuration(outboxBackoff)!,
-                pollInterval: parseDuration(pollInterval)!, untilIdle: untilIdle, drainLimit: parseDuration(drainLimit)!,
-                giveUpAfter: parseDuration(connectTimeout)!, channelsRefresh: parseDuration(channelsRefresh)!, listen: listen),
+                id: name, lease: settings.duration("outbox_lease")!, baseBackoff: settings.duration("outbox_backoff")!,
+                pollInterval: pollInterval, untilIdle: untilIdle, drainLimit: settings.duration("drain_limit")!,
+                giveUpAfter: settings.duration("connect_timeout")!, channelsRefresh: settings.duration("channels_refresh")!,
+                listen: listen),
             logger: Logger(label: "baton.outbox"))
         if relay != nil { await warnAboutUnsetChannelVariables(store: store, logger: Logger(label: "baton.outbox")) }
 
-        let schedules = noSchedules || onlyOutbox ? nil : ScheduleRunner(
-            store: store, worker: name, lease: parseDuration(lease)!, pollInterval: parseDuration(pollInterval)!,
+        let schedules = settings.bool("no_schedules") || onlyOutbox ? nil : ScheduleRunner(
+            store: store, worker: name, lease: lease, pollInterval: pollInterval,
             logger: Logger(label: "baton.schedules"))
 
         // Started in this order, shut down in the reverse one (see WorkerServices.swift).
@@ -139,6 +173,7 @@ struct BatonWorker: AsyncParsableCommand {
                                   failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: name))
         }
         if let metricsPort {
+            let metricsHost = settings["metrics_host"]!
             let app = buildMetricsApplication(store: store, host: metricsHost, port: metricsPort,
                                               draining: { draining.isSet }, logger: Logger(label: "baton.metrics"))
             add(MetricsEndpointService(app: app, logger: logger), "metrics-endpoint")
@@ -152,8 +187,8 @@ struct BatonWorker: AsyncParsableCommand {
             if let schedules { add(ScheduleService(schedules: schedules), "schedules") }
             if let worker { add(WorkerService(worker: worker), "worker") }
         }
-        let logLevel = logLevel
-        add(ReloadService(hangups: signals) { await Self.reload(relay: relay, logLevel: logLevel, logger: logger) }, "reload")
+        let reread = { @Sendable in try self.settings() }
+        add(ReloadService(hangups: signals) { await Self.reload(relay: relay, settings: reread, logger: logger) }, "reload")
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: Logger(label: "baton.lifecycle")))
         signals.running(group, draining: draining)
 
@@ -169,71 +204,72 @@ struct BatonWorker: AsyncParsableCommand {
         await pool.close()
     }
 
+    /// The log level and format the settings give (checked when they were read).
+    static func logging(_ settings: Settings) -> (Logger.Level, LogFormat) {
+        (settings["log_level"].flatMap(Logger.Level.init(rawValue:)) ?? .info,
+         settings["log_format"].flatMap(LogFormat.init(rawValue:)) ?? .automatic)
+    }
+
     /// SIGHUP: reads the channels again (the relay's next round uses them; deliveries in flight
-    /// finish with the channel they started with) and says in one line what was reloaded. The log
-    /// level comes from --log-level, which a running process cannot re-read: it stays.
-    static func reload(relay: OutboxRelay?, logLevel: String, logger: Logger) async {
-        let level = "\(logLevel) (from --log-level; unchanged until a restart)"
+    /// finish with the channel they started with) and the log level and format (flag, then
+    /// environment, then the configuration file, read again), and says in one line what was
+    /// reloaded, with the old and the new level. The new level applies from the next line on.
+    static func reload(relay: OutboxRelay?, settings: @Sendable () throws -> Settings, logger: Logger) async {
+        let old = (LogControl.shared.level, LogControl.shared.format)
+        var new = old
+        var metadata: Logger.Metadata = [:]
+        do {
+            let settings = try settings()
+            new = logging(settings)
+            metadata["log_level"] = "\(old.0) -> \(new.0) (\(settings.source("log_level")))"
+            if new.1 != old.1 { metadata["log_format"] = "\(old.1) -> \(new.1) (\(settings.source("log_format")))" }
+        } catch {
+            logger.warning("SIGHUP: cannot read the settings; log level and format unchanged", metadata: ["error": "\(error)"])
+            metadata["log_level"] = "\(old.0) (unchanged)"
+        }
+        defer { LogControl.shared.set(level: new.0, format: new.1) }
         guard let relay else {
-            logger.notice("SIGHUP: nothing to reload (no outbox relay in this process)", metadata: ["log_level": "\(level)"])
+            logger.notice("SIGHUP: reloaded the log level (no outbox relay in this process)", metadata: metadata)
             return
         }
         do {
             let channels = try await relay.reloadChannels()
-            logger.notice("SIGHUP: reloaded channels", metadata: [
-                "channels": "\(channels.sorted().joined(separator: ","))", "log_level": "\(level)",
-            ])
+            metadata["channels"] = "\(channels.sorted().joined(separator: ","))"
+            logger.notice("SIGHUP: reloaded channels and the log level", metadata: metadata)
         } catch {
-            logger.warning("SIGHUP: cannot read the channels now; the relay reads them again at its next round",
-                           metadata: ["error": "\(error)"])
+            metadata["error"] = "\(error)"
+            logger.warning("SIGHUP: reloaded the log level; cannot read the channels now, the relay reads them again at its next round",
+                           metadata: metadata)
         }
     }
 }
 
-/// `500ms`, `2s`, `1m`, `1h` into a Duration.
-func parseDuration(_ text: String) -> Duration? {
-    if text.hasSuffix("ms"), let n = Int(text.dropLast(2)), n > 0 { return .milliseconds(n) }
-    let units: [Character: Int] = ["s": 1, "m": 60, "h": 3600]
-    // At most a year: longer is a typo, and a huge number must not trap on its way to an Int.
-    guard let unit = text.last.flatMap({ units[$0] }), let n = Double(text.dropLast()), n > 0,
-          n * Double(unit) <= 366 * 86_400 else { return nil }
-    return .milliseconds(Int(n * Double(unit) * 1000))
-}
-
 extension BatonWorker {
-    /// The settings as `key: value` lines (YAML), from flags, environment and defaults, for
-    /// `--print-config`. The database appears as user@host:port/name: never a password.
-    func effectiveConfiguration(name: String, database: ConnectionConfig, listen: ConnectionConfig?) -> String {
+    /// `--print-config`: every setting as a configuration file with its source as a comment, then
+    /// (as comments) what they come to: the database as user@host:port/name (never a password),
+    /// the timeouts derived from the lease. Connects to nothing.
+    static func effectiveConfiguration(_ settings: Settings, name: String, database: ConnectionConfig,
+                                       listen: ConnectionConfig?) -> String {
         let timeouts = database.timeouts
         func show(_ duration: Duration?) -> String { duration.map { "\($0)" } ?? "none" }
-        let source = databaseURL != nil ? "--database-url" : databaseURLFile != nil ? "--database-url-file"
-            : ProcessInfo.processInfo.environment["DATABASE_URL"].map { $0.isEmpty ? "PG* variables" : "DATABASE_URL" } ?? "PG* variables"
-        return """
-            id: \(name)
-            database: \(database.description)
-            database_from: \(source)
-            pooler: \(database.pooling == .direct ? "none" : "pgbouncer (transaction mode)")
-            listen: \(listen?.description ?? "the database URL")
-            concurrency: \(concurrency)
-            batch_size: \(batchSize)
-            poll_interval: \(pollInterval)
-            lease: \(lease)
-            statement_timeout: \(show(timeouts.statement))
-            lock_timeout: \(show(timeouts.lock))
-            idle_in_transaction_session_timeout: \(show(timeouts.idleInTransaction))
-            tcp_user_timeout: \(show(timeouts.tcpUserTimeout))
-            until_idle: \(untilIdle)
-            steps: \(!onlyOutbox)
-            outbox_relay: \(!noOutbox)
-            schedules: \(!noSchedules && !onlyOutbox)
-            outbox_backoff: \(outboxBackoff)
-            outbox_lease: \(outboxLease)
-            channels_refresh: \(channelsRefresh)
-            connect_timeout: \(connectTimeout)
-            drain_limit: \(drainLimit)
-            metrics: \(metricsPort.map { "\(metricsHost):\($0)" } ?? "off")
-            log_level: \(logLevel)
-            log_format: \(logFormat ?? "automatic (json unless standard error is a terminal)")
-            """
+        let source = settings["database_url"] != nil ? settings.source("database_url").description
+            : settings["database_url_file"] != nil ? settings.source("database_url_file").description : "PG* variables"
+        let onlyOutbox = settings.bool("only_outbox")
+        return settings.yaml(program: "baton-worker", notes: [
+            "id: \(name)",
+            "database: \(database.description)",
+            "database_from: \(source)",
+            "pooler: \(database.pooling == .direct ? "none" : "pgbouncer (transaction mode)")",
+            "listen: \(listen?.description ?? "the database URL")",
+            "statement_timeout: \(show(timeouts.statement))",
+            "lock_timeout: \(show(timeouts.lock))",
+            "idle_in_transaction_session_timeout: \(show(timeouts.idleInTransaction))",
+            "tcp_user_timeout: \(show(timeouts.tcpUserTimeout))",
+            "steps: \(!onlyOutbox)",
+            "outbox_relay: \(!settings.bool("no_outbox"))",
+            "schedules: \(!settings.bool("no_schedules") && !onlyOutbox)",
+            "metrics: \(settings.int("metrics_port").map { "\(settings["metrics_host"]!):\($0)" } ?? "off")",
+            "log_format: \(settings["log_format"] ?? "\(LogFormat.automatic) (json unless standard error is a terminal)")",
+        ])
     }
 }

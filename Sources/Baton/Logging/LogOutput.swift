@@ -9,20 +9,76 @@ public enum LogFormat: String, Sendable, CaseIterable {
     /// JSON when standard error is not a terminal (a pipe, a file, a container log), text otherwise.
     public static var automatic: LogFormat { isatty(STDERR_FILENO) == 1 ? .text : .json }
 
-    /// Installs the process's log handler. Call once, first thing in `main`.
+    /// Installs the process's log handler. Call once, first thing in `main`. The level and the
+    /// format can be changed later with `LogControl.shared.set` (SIGHUP).
     public func bootstrap(level: Logger.Level) {
-        let format = self
-        LoggingSystem.bootstrap { label in
-            switch format {
-            case .text:
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            case .json:
-                var handler = JSONLogHandler(label: label)
-                handler.logLevel = level
-                return handler
-            }
+        LogControl.shared.set(level: level, format: self)
+        LoggingSystem.bootstrap { label in SwitchableLogHandler(label: label) }
+    }
+}
+
+/// The level and format every handler of the process reads at each line, so that both can
+/// change while the process runs. `@unchecked Sendable`: both fields are only touched under `lock`.
+public final class LogControl: @unchecked Sendable {
+    /// The process's one instance, set by `LogFormat.bootstrap`.
+    public static let shared = LogControl()
+    private let lock = NSLock()
+    private var currentLevel = Logger.Level.info
+    private var currentFormat = LogFormat.text
+
+    /// The level lines must reach to be written.
+    public var level: Logger.Level { lock.withLock { currentLevel } }
+    /// How lines are written.
+    public var format: LogFormat { lock.withLock { currentFormat } }
+
+    /// From the next line on, writes lines at `level` and above in `format`.
+    public func set(level: Logger.Level, format: LogFormat) {
+        lock.withLock {
+            currentLevel = level
+            currentFormat = format
+        }
+    }
+}
+
+/// The handler `LogFormat.bootstrap` installs: text or JSON and the level as `LogControl` says
+/// at each line. A level set on one logger (`logger.logLevel = .debug`) holds for that logger only.
+struct SwitchableLogHandler: LogHandler {
+    private var text: StreamLogHandler
+    private var json: JSONLogHandler
+    private var ownLevel: Logger.Level?
+
+    init(label: String) {
+        text = StreamLogHandler.standardError(label: label)
+        text.logLevel = .trace
+        json = JSONLogHandler(label: label)
+        json.logLevel = .trace
+    }
+
+    var logLevel: Logger.Level {
+        get { ownLevel ?? LogControl.shared.level }
+        set { ownLevel = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { json.metadata }
+        set {
+            json.metadata = newValue
+            text.metadata = newValue
+        }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { json[metadataKey: key] }
+        set {
+            json[metadataKey: key] = newValue
+            text[metadataKey: key] = newValue
+        }
+    }
+
+    func log(event: LogEvent) {
+        switch LogControl.shared.format {
+        case .text: text.log(event: event)
+        case .json: json.log(event: event)
         }
     }
 }
