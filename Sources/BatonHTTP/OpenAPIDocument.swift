@@ -952,7 +952,7 @@ components:
                   deadline_after: { type: [string, "null"], format: date-time }
     Contact:
       type: object
-      required: [id, attributes, owner, backup, team, lifecycle, history, stages]
+      required: [id, attributes, owner, backup, team, lifecycle, history]
       properties:
         id: { type: string }
         attributes:
@@ -974,7 +974,6 @@ components:
               reason: { type: string }
               instance: { type: [string, "null"] }
               at: { type: string, format: date-time }
-        stages: { type: array, items: { $ref: "#/components/schemas/StageHistoryEntry" } }
     Record:
       type: object
       required: [record, kind, id, attributes, owner, backup, team, status, priority, source, lifecycle, company, contact, reason, pinned, merged_into, merged, history, stages]

@@ -104,6 +104,15 @@ struct LifecycleStageTests {
         ])
     }
 
+    @Test func aDryRunShowsAChangedStartsOn() throws {
+        let before = try Self.load(Self.flow("w", startsOn: "{ stage: at_risk }"))
+        let after = try Self.load(Self.flow("w", startsOn: "{ stage: [at_risk, churned], from: customer }"))
+        #expect(WorkflowDiff.between(before, after).lines == ["~ starts_on: { stage: at_risk } -> { stage: [at_risk, churned], from: customer }"])
+        var none = before
+        none.startsOn = nil
+        #expect(WorkflowDiff.between(none, before).lines == ["~ starts_on: (none) -> { stage: at_risk }"])
+    }
+
     @Test func aStoredWorkflowWithoutStartsOnEncodesAsBefore() throws {
         let plain = try Self.load("name: plain\nstart: done\nsteps:\n  done:\n    end: {}\n")
         let json = String(decoding: try JSONEncoder().encode(plain), as: UTF8.self)

@@ -246,6 +246,69 @@ struct StagesCommandLineTests {
         #expect(try await engine.scalar("SELECT count(*) FROM stage_history") == 2)
     }
 
+    /// A handoff's stage change starts workflows from inside the worker's commit: the worker's
+    /// database role may insert instances and stage history (sql/roles.sql).
+    @Test func aWorkerRunningAsBatonWorkerStartsTheWorkflowsAHandoffTriggers() async throws {
+        let setup = try await DatabaseRolesTests.Setup.make("roles_stages")
+        defer { Task { await setup.close() } }
+        #expect(try await setup.run(as: "baton_admin", ["teams", "apply", try setup.file("teams.yaml", Engine.sevenMembers)]).status == 0)
+        for (name, text) in [("lead.yaml", Self.lead), ("onboarding.yaml", Self.onboarding)] {
+            let applied = try await setup.run(as: "baton_admin", ["workflows", "apply", try setup.file(name, text)])
+            #expect(applied.status == 0, "\(applied.output)")
+        }
+        #expect(try await setup.run(as: "baton_admin", ["start", "lead-flow", "--contact", "R-1"]).status == 0)
+        #expect(try await setup.run(as: "baton_worker", ["--until-idle", "--log-level", "warning"], program: "baton-worker").status == 0)
+        #expect(try await setup.run(as: "baton_admin", ["signal", "purchased", "--contact", "R-1"]).status == 0)
+        let worker = try await setup.run(as: "baton_worker", ["--until-idle", "--log-level", "warning"], program: "baton-worker")
+        #expect(worker.status == 0, "\(worker.output)")
+        #expect(!worker.output.contains("permission denied"), "\(worker.output)")
+        let onboarding = try await setup.store.pool.withConnection {
+            try await $0.query("SELECT count(*) FROM workflow_instances WHERE workflow = 'onboarding' AND contact = 'R-1'")[0]
+                .decode(Int.self, at: 0)
+        }
+        #expect(onboarding == 1)
+    }
+
+    /// Over HTTP: `POST /v1/signals` with a lifecycle payload answers the stage change; an unknown
+    /// stage is a 400 that stores nothing; `GET /v1/stats?by=stage` answers `stats --by stage`.
+    @Test func theAPISetsStagesBySignalAndCountsByStage() async throws {
+        let engine = try await Engine.make("stagehttp", workflows: [Self.lead, Self.onboarding, Self.retention])
+        let server = try await APIServer(engine)
+        defer { Task { _ = await server.stop(); await engine.close() } }
+        let token = try await engine.store.createToken(name: "crm", role: .operator_, createdBy: "test")
+        _ = try await engine.start("lead-flow", "H-1")
+        let moved = try await server.send("POST", "/v1/signals", token: token, json: [
+            "event": "won", "contact": "H-1", "payload": ["lifecycle": "customer", "amount": 900],
+        ])
+        #expect(moved.status == 201, "\(moved.text)")
+        let stage = try #require(moved.json["stage"] as? [String: Any])
+        #expect(stage["record"] as? String == "contact:H-1")
+        #expect(stage["from"] is NSNull)
+        #expect(stage["to"] as? String == "customer")
+        #expect(stage["changed"] as? Bool == true)
+        let started = try #require(stage["started"] as? [[String: Any]])
+        #expect(started.map { $0["workflow"] as? String } == ["onboarding"])
+        let plain = try await server.send("POST", "/v1/signals", token: token, json: ["event": "ping", "contact": "H-1"])
+        #expect(plain.json["stage"] is NSNull, "\(plain.text)")
+        let unknown = try await server.send("POST", "/v1/signals", token: token, json: [
+            "event": "won", "contact": "H-1", "payload": ["lifecycle": "custmer"],
+        ])
+        #expect(unknown.status == 400)
+        #expect((unknown.json["detail"] as? String)?.contains(#"unknown lifecycle stage "custmer" (did you mean "customer"?)"#) == true,
+                "\(unknown.text)")
+        #expect(try await engine.scalar("SELECT count(*) FROM signals WHERE name = 'won'") == 1)
+
+        let stats = try await server.get("/v1/stats?by=stage&workflow=onboarding", token: token)
+        #expect(stats.status == 200, "\(stats.text)")
+        #expect(stats.json["by"] as? String == "stage")
+        let rows = try #require(stats.json["rows"] as? [[String: Any]])
+        #expect(rows.count == 1)
+        #expect(rows.first?["stage"] as? String == "customer")
+        #expect(rows.first?["instances"] as? Int == 1)
+        #expect(rows.first?["active"] as? Int == 1)
+        #expect(try await server.get("/v1/stats?by=phase", token: token).status == 400)
+    }
+
     /// `stats --by stage` over real runs: two leads bought (handoff to customer), one still waits
     /// (no stage), one was cancelled before it had a stage and became an mql afterwards.
     @Test func statsByStageCountOutcomesPerStageReached() async throws {

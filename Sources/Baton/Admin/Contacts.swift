@@ -19,8 +19,11 @@ public struct ContactDetails: Sendable, Codable {
     public var team: String?
     public var lifecycle: String?
     public var history: [Change]
-    /// Its lifecycle stage changes (see `StageHistoryEntry`).
-    public var stages: [StageHistoryEntry]
+    /// Its lifecycle stage changes (see `StageHistoryEntry`), for the text output. Not in the JSON,
+    /// whose fields are pinned: `records show KIND:ID --json` carries them as `stages`.
+    public var stages: [StageHistoryEntry] = []
+
+    enum CodingKeys: String, CodingKey { case id, attributes, owner, backup, team, lifecycle, history }
 }
 
 extension Store {

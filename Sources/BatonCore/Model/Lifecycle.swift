@@ -68,6 +68,12 @@ public struct StartsOn: Hashable, Sendable, Codable {
         self.from = from
     }
 
+    /// As the file writes it: `{ stage: at_risk, from: customer }`.
+    public var text: String {
+        func one(_ list: [String]) -> String { list.count == 1 ? list[0] : "[\(list.joined(separator: ", "))]" }
+        return "{ stage: \(one(stages))" + (from.map { ", from: \(one($0))" } ?? "") + " }"
+    }
+
     /// True when `change` enters one of `stages` from one of `from` (any, when nil). A record that
     /// stays in its stage changes nothing, so it matches nothing.
     public func matches(_ change: StageChange) -> Bool {
