@@ -79,11 +79,14 @@ BEGIN
             ('channels',             'SELECT, INSERT, UPDATE, DELETE', 'SELECT',                 'SELECT'),
             ('workflow_definitions', 'SELECT, INSERT, UPDATE, DELETE', 'SELECT',                 'SELECT'),
             ('sources',              'SELECT, INSERT, UPDATE, DELETE', 'SELECT',                 'SELECT'),
+            ('lifecycle_stages',     'SELECT, INSERT, UPDATE, DELETE', 'SELECT',                 'SELECT'),
             -- the runtime: claims and advances (history and timelines are appended, never changed)
             ('contacts',             'SELECT, INSERT, UPDATE, DELETE', 'SELECT, UPDATE',         'SELECT'),
-            ('workflow_instances',   'SELECT, INSERT, UPDATE, DELETE', 'SELECT, UPDATE',         'SELECT'),
+            -- INSERT: a handoff's stage change starts the workflows whose starts_on matches it
+            ('workflow_instances',   'SELECT, INSERT, UPDATE, DELETE', 'SELECT, INSERT, UPDATE', 'SELECT'),
             ('instance_events',      'SELECT, INSERT, UPDATE, DELETE', 'SELECT, INSERT',         'SELECT'),
             ('ownership_history',    'SELECT, INSERT, UPDATE, DELETE', 'SELECT, INSERT',         'SELECT'),
+            ('stage_history',        'SELECT, INSERT, UPDATE, DELETE', 'SELECT, INSERT',         'SELECT'),
             ('routing_cursors',      'SELECT, INSERT, UPDATE, DELETE', 'SELECT, INSERT, UPDATE', 'SELECT'),
             ('signals',              'SELECT, INSERT, UPDATE, DELETE', 'SELECT',                 'SELECT'),
             ('sla_pauses',           'SELECT, INSERT, UPDATE, DELETE', 'SELECT, INSERT, UPDATE', 'SELECT'),

@@ -441,23 +441,24 @@ paths:
   /v1/stats:
     get:
       tags: [operations]
-      summary: Outcomes per workflow, load per owner, coverage; or, with by, outcomes per owner or team.
+      summary: Outcomes per workflow, load per owner, coverage; or, with by, outcomes per owner, team or lifecycle stage reached.
       operationId: getStats
       parameters:
-        - { name: workflow, in: query, schema: { type: string } }
-        - { name: since, in: query, description: "Only instances enrolled (with by, events) within this long (24h, 7d).", schema: { type: string } }
-        - { name: by, in: query, description: "Attribute outcomes to each owner or team (answers AttributionStats; not with workflow).", schema: { type: string, enum: [owner, team] } }
+        - { name: workflow, in: query, description: "Only this workflow (not with by=owner or by=team).", schema: { type: string } }
+        - { name: since, in: query, description: "Only instances enrolled (with by=owner or team, events) within this long (24h, 7d).", schema: { type: string } }
+        - { name: by, in: query, description: "owner or team: attribute outcomes to each (answers AttributionStats; not with workflow). stage: outcomes per lifecycle stage reached (answers StageStats).", schema: { type: string, enum: [owner, team, stage] } }
         - { name: conversion_signal, in: query, description: "With by: the signal counted as a conversion; its payload's amount is revenue.", schema: { type: string, default: purchased, minLength: 1, maxLength: 200 } }
         - { name: churn_signal, in: query, description: "With by: the signal counted as churn for retention owners.", schema: { type: string, default: churned, minLength: 1, maxLength: 200 } }
       responses:
         "200":
-          description: The figures (Stats, or AttributionStats with by).
+          description: The figures (Stats; AttributionStats with by=owner or team; StageStats with by=stage).
           content:
             application/json:
               schema:
                 oneOf:
                   - { $ref: "#/components/schemas/Stats" }
                   - { $ref: "#/components/schemas/AttributionStats" }
+                  - { $ref: "#/components/schemas/StageStats" }
         "400": { $ref: "#/components/responses/BadRequest" }
         "401": { $ref: "#/components/responses/Unauthorized" }
         "503": { $ref: "#/components/responses/Unavailable" }
@@ -827,7 +828,7 @@ components:
         event: { type: string, minLength: 1 }
         contact: { $ref: "#/components/schemas/ContactID" }
         record: { $ref: "#/components/schemas/RecordRef" }
-        payload: { description: Any JSON value, stored with the signal. }
+        payload: { description: "Any JSON value, stored with the signal. An object with \"lifecycle\": STAGE also moves the record to that lifecycle stage (an unknown stage is refused; nothing is stored)." }
     SignalRecorded:
       type: object
       required: [id, event, contact, record, woken]
@@ -837,6 +838,37 @@ components:
         contact: { type: string, description: The record's key (a contact's id, or KIND:ID for other kinds). }
         record: { type: string, description: The record as KIND:ID. }
         woken: { type: integer, description: How many waiting instances it woke. }
+        stage:
+          description: The stage change the payload's lifecycle asked for; null when it asked for none.
+          oneOf:
+            - { type: "null" }
+            - { $ref: "#/components/schemas/StageOutcome" }
+    StageOutcome:
+      type: object
+      required: [record, from, to, changed, started]
+      properties:
+        record: { type: string, description: KIND:ID }
+        from: { type: [string, "null"], description: The stage it had. }
+        to: { type: string }
+        changed: { type: boolean, description: False when the record was in that stage already (nothing written). }
+        started: { type: array, items: { $ref: "#/components/schemas/StartedInstance" } }
+    StartedInstance:
+      type: object
+      required: [workflow, instance]
+      properties:
+        workflow: { type: string }
+        instance: { type: string }
+    StageHistoryEntry:
+      type: object
+      required: [record, from, to, reason, instance, started, at]
+      properties:
+        record: { type: string, description: "KIND:ID: the record, or one merged into it." }
+        from: { type: [string, "null"] }
+        to: { type: string }
+        reason: { type: string, description: "stage FROM -> TO (what moved it)" }
+        instance: { type: [string, "null"], description: The instance whose handoff made the change. }
+        started: { type: array, items: { $ref: "#/components/schemas/StartedInstance" }, description: "Instances the change started (starts_on)." }
+        at: { type: string, format: date-time }
     ReassignRequest:
       type: object
       required: [to, reason]
@@ -948,7 +980,7 @@ components:
               at: { type: string, format: date-time }
     Record:
       type: object
-      required: [record, kind, id, attributes, owner, backup, team, status, priority, source, lifecycle, company, contact, reason, pinned, merged_into, merged, history]
+      required: [record, kind, id, attributes, owner, backup, team, status, priority, source, lifecycle, company, contact, reason, pinned, merged_into, merged, history, stages]
       properties:
         record: { type: string, description: KIND:ID }
         kind: { type: string, enum: [contact, company, deal, conversation] }
@@ -982,6 +1014,7 @@ components:
               reason: { type: string }
               instance: { type: [string, "null"] }
               at: { type: string, format: date-time }
+        stages: { type: array, items: { $ref: "#/components/schemas/StageHistoryEntry" } }
     StuckItem:
       type: object
       required: [instance, workflow, contact, reason, since, detail, suggestion]
@@ -1065,6 +1098,30 @@ components:
               revenue: { type: number }
               retained: { type: [integer, "null"], description: "Retention teams only." }
               churned: { type: [integer, "null"], description: "Retention teams only." }
+    StageStats:
+      type: object
+      required: [by, since, workflow, stage_reached, rows]
+      properties:
+        by: { type: string, enum: [stage] }
+        since: { type: string, format: date-time }
+        workflow: { type: [string, "null"] }
+        stage_reached: { type: string, description: "What the stage reached is: the record's stage when the instance ended; for a live instance, its stage now." }
+        rows:
+          type: array
+          items:
+            type: object
+            required: [stage, instances, completed, active, failed, cancelled, sla_met, sla_breached, escalations, handoffs]
+            properties:
+              stage: { type: [string, "null"], description: The stage reached; null for records with none. }
+              instances: { type: integer }
+              completed: { type: integer }
+              active: { type: integer }
+              failed: { type: integer }
+              cancelled: { type: integer }
+              sla_met: { type: integer }
+              sla_breached: { type: integer }
+              escalations: { type: integer }
+              handoffs: { type: integer }
     AuditFinding:
       type: object
       required: [kind, contact, member, team, detail, suggestion, step, rule, attributes]

@@ -22,13 +22,17 @@ struct OperationsController {
         return JSON.response(try await store.stuck(olderThan: olderThan))
     }
 
-    /// `GET /v1/stats?workflow=&since=7d`, or `?by=owner|team&conversion_signal=&churn_signal=`.
+    /// `GET /v1/stats?workflow=&since=7d`, `?by=owner|team&conversion_signal=&churn_signal=`, or
+    /// `?by=stage&workflow=`.
     @Sendable func stats(_ request: Request, context: BatonRequestContext) async throws -> Response {
         let since = try optionalSpan(request, "since")
         let from = since.map { Date().addingTimeInterval(-TimeInterval($0)) } ?? Date(timeIntervalSince1970: 0)
         let q = request.uri.queryParameters
+        if q.get("by") == "stage" {
+            return JSON.response(try await store.statsByStage(workflow: q.get("workflow"), since: from))
+        }
         if let by = q.get("by") {
-            guard let grouping = AttributionGrouping(rawValue: by) else { throw Problem.invalid("by must be owner or team, got \(by)") }
+            guard let grouping = AttributionGrouping(rawValue: by) else { throw Problem.invalid("by must be owner, team or stage, got \(by)") }
             if q.get("workflow") != nil { throw Problem.invalid("by counts every workflow; leave out workflow") }
             let conversion = q.get("conversion_signal") ?? "purchased", churn = q.get("churn_signal") ?? "churned"
             for (name, value) in [("conversion_signal", conversion), ("churn_signal", churn)] where value.isEmpty || value.count > 200 {

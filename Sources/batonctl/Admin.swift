@@ -118,7 +118,7 @@ struct Contacts: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a contact: attributes, owner, backup, team and the whole ownership history.",
+            abstract: "Show a contact: attributes, owner, backup, team, lifecycle stage and the whole ownership and stage history.",
             discussion: "Example:\n  batonctl contacts show C-1001 --json")
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "The contact id.") var id: String
@@ -137,6 +137,7 @@ struct Contacts: AsyncParsableCommand {
             print(table(["AT", "FROM", "TO", "TEAM", "REASON", "INSTANCE"], contact.history.map {
                 [rfc3339($0.at), $0.from ?? "-", $0.to ?? "-", $0.team ?? "-", $0.reason, $0.instance ?? "-"]
             }))
+            printStageHistory(contact.stages, withRecord: false)
         }
     }
 }

@@ -18,17 +18,18 @@ func recordRef(contact: String?, record: String?) throws -> RecordRef {
 
 struct Records: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Records of any kind (contact, company, deal, conversation): show one, merge duplicates.",
+        abstract: "Records of any kind (contact, company, deal, conversation): show one, set its lifecycle stage, merge duplicates.",
         discussion: """
             Examples:
               batonctl records show company:acme --json
+              batonctl records stage deal:D-7 customer --reason "contract signed"
               batonctl records merge C-1 C-2 --reason "same email"
             """,
-        subcommands: [Show.self, Merge.self])
+        subcommands: [Show.self, Stage.self, Merge.self])
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show a record: kind, owner, backup, team, status, priority, source, company, the reason of its last assignment and its whole ownership history (with that of records merged into it).",
+            abstract: "Show a record: kind, owner, backup, team, status, priority, source, lifecycle stage, company, the reason of its last assignment and its whole ownership and stage history (with that of records merged into it).",
             discussion: "Examples:\n  batonctl records show deal:D-7\n  batonctl records show company:acme --json")
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "The record, as KIND:ID.") var record: String
@@ -59,6 +60,54 @@ struct Records: AsyncParsableCommand {
             print(table(["AT", "RECORD", "FROM", "TO", "TEAM", "REASON", "INSTANCE"], r.history.map {
                 [rfc3339($0.at), $0.record, $0.from ?? "-", $0.to ?? "-", $0.team ?? "-", $0.reason, $0.instance ?? "-"]
             }))
+            printStageHistory(r.stages, withRecord: true)
+        }
+    }
+
+    struct Stage: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Set a record's lifecycle stage; workflows that start on that change start.",
+            discussion: """
+                In one transaction: the record's stage changes, one row is appended to its stage history \
+                (reason "stage FROM -> STAGE (manual:YOU: REASON)"), and every workflow whose starts_on \
+                matches the change and whose subject is the record's kind starts for it (unless it runs for \
+                it already). A record already in STAGE changes nothing. STAGE is one of the team file's \
+                lifecycle: stages (default lead, mql, sql, customer, at_risk, churned) or of a workflow's own; \
+                anything else is an error and nothing is written.
+
+                Examples:
+                  batonctl records stage deal:D-7 customer --reason "contract signed"
+                  batonctl records stage --contact C-1001 at_risk --reason "no login for 30 days"
+                """)
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: ArgumentHelp("The record as KIND:ID, then the stage; with --contact, the stage alone.",
+                                     valueName: "record-and-stage"))
+        var words: [String]
+        @Option(help: "A contact's id (instead of contact:ID).") var contact: String?
+        @Option(help: "Why (recorded in the stage history).") var reason: String?
+        @Flag(help: "Print JSON.") var json = false
+
+        func validate() throws {
+            if let contact {
+                if let problem = RecordRef.contactIDProblem(contact) { throw ValidationError(problem) }
+                guard words.count == 1 else { throw ValidationError("with --contact ID give the stage alone, e.g. --contact C-1 customer") }
+            } else {
+                guard words.count == 2 else { throw ValidationError("give the record and the stage, e.g. deal:D-7 customer (or --contact ID STAGE)") }
+                do { _ = try RecordRef.parseOption(words[0]) } catch { throw ValidationError(error.message) }
+            }
+            if words.last?.isEmpty == true { throw ValidationError("the stage is empty") }
+        }
+
+        func run() async throws {
+            let ref = try contact.map { RecordRef(kind: .contact, id: $0) } ?? recordRef(contact: nil, record: words[0])
+            let stage = words[words.count - 1]
+            let note = reason?.trimmingCharacters(in: .whitespacesAndNewlines)
+            let cause = "manual:\(currentUser())" + (note.map { $0.isEmpty ? "" : ": \($0)" } ?? "")
+            let store = try database.store(connections: 1)
+            defer { Task { await store.pool.close() } }
+            let outcome = try await store.setStage(record: ref.storageKey, to: stage, cause: cause)
+            if json { try printJSON(outcome); return }
+            print("\(outcome.record): " + describe(outcome))
         }
     }
 
@@ -100,4 +149,14 @@ struct Records: AsyncParsableCommand {
                   + "; \(report.history) history row(s) of \(report.dropped) kept under its id")
         }
     }
+}
+
+/// The stage history table of `contacts show` and `records show` (nothing when there is none).
+func printStageHistory(_ stages: [StageHistoryEntry], withRecord: Bool) {
+    guard !stages.isEmpty else { return }
+    print("")
+    print(table((withRecord ? ["AT", "RECORD"] : ["AT"]) + ["STAGE FROM", "TO", "REASON", "INSTANCE", "STARTED"], stages.map {
+        [rfc3339($0.at)] + (withRecord ? [$0.record] : []) + [$0.from ?? "-", $0.to, $0.reason, $0.instance ?? "-",
+            $0.started.isEmpty ? "-" : $0.started.map { "\($0.workflow) (\($0.instance))" }.joined(separator: ", ")]
+    }))
 }

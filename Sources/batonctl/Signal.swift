@@ -11,6 +11,10 @@ struct SignalCommand: AsyncParsableCommand {
             A signal that arrives after enrollment but before a wait for it begins is kept and counts \
             when the wait begins. Prints how many waiting instances it woke.
 
+            A payload with "lifecycle": STAGE also moves the record to that lifecycle stage, in the same \
+            transaction: one stage history row, and the workflows whose starts_on matches the change start \
+            (see `records stage`). An unknown stage is an error and stores nothing.
+
             With --file, many contacts at once: a .jsonl file with one {"contact": ID, "attributes": {...}} \
             per line or a .csv file with a `contact` column (the formats `start --file` reads); a line's \
             attributes become its signal's payload. Bad lines and unknown contacts are reported with their \
@@ -19,6 +23,7 @@ struct SignalCommand: AsyncParsableCommand {
             Examples:
               batonctl signal first_touch --contact C-1001 --payload '{"by": "ana"}'
               batonctl signal closed_won --record deal:D-7
+              batonctl signal purchased --contact C-1001 --payload '{"lifecycle": "customer", "amount": 1200}'
               batonctl signal first_touch --file touched.csv
             """)
 
@@ -50,10 +55,11 @@ struct SignalCommand: AsyncParsableCommand {
         if let file { return try await signalFile(file) }
         let ref = try recordRef(contact: contact, record: record)
         let store = try database.store(connections: 1)
-        let result = try await store.signal(event, contact: ref.storageKey, payload: payload)
+        let result = try await store.sendSignal(event, contact: ref.storageKey, payload: payload)
         await store.pool.close()
         let name = ref.kind == .contact ? ref.id : ref.description
-        print("signal \(result.signal) \(event) for \(name): woke \(result.woken) waiting instance(s)")
+        print("signal \(result.signal) \(event) for \(name): woke \(result.woken) waiting instance(s)"
+              + (result.stage.map { "; " + describe($0) } ?? ""))
     }
 }
 
@@ -67,9 +73,21 @@ extension SignalCommand {
         }
         let store = try database.store(connections: 1)
         defer { Task { await store.pool.close() } }
-        var stored = 0, woken = 0, unknown = 0
+        var stored = 0, woken = 0, unknown = 0, staged = 0, started = 0
         var index = 0
-        let entries = parsed.entries
+        // Lines whose lifecycle is no stage are skipped here, so they cannot fail a whole batch.
+        var entries = parsed.entries
+        var badStages = 0
+        if entries.contains(where: { $0.attributes["lifecycle"] != nil }) {
+            let settable = try await store.lifecycleStages().settable
+            entries = entries.filter { entry in
+                guard let stage = entry.attributes["lifecycle"], let problem = Lifecycle.problem(with: stage, stages: settable)
+                else { return true }
+                badStages += 1
+                FileHandle.standardError.write(Data("\(path):\(entry.line): \(problem) (skipped)\n".utf8))
+                return false
+            }
+        }
         while index < entries.count {
             let batch = entries[index..<min(index + batchSize, entries.count)]
             let requests = try batch.map { entry in
@@ -82,12 +100,16 @@ extension SignalCommand {
                 } else {
                     stored += 1
                     woken += outcome.woken
+                    if outcome.stage?.changed == true { staged += 1 }
+                    started += outcome.stage?.started.count ?? 0
                 }
             }
             index += batchSize
         }
+        let skipped = parsed.problems.count + unknown + badStages
         print("stored \(stored) \(event) signal(s), woke \(woken) waiting instance(s)"
-              + (parsed.problems.count + unknown > 0 ? "; skipped \(parsed.problems.count + unknown) line(s)" : ""))
+              + (staged > 0 ? "; moved \(staged) record(s) to a new stage, started \(started) instance(s)" : "")
+              + (skipped > 0 ? "; skipped \(skipped) line(s)" : ""))
     }
 
     private func jsonText(_ attributes: [String: String]) throws -> String {
@@ -95,4 +117,11 @@ extension SignalCommand {
         encoder.outputFormatting = .sortedKeys
         return String(decoding: try encoder.encode(attributes), as: UTF8.self)
     }
+}
+
+/// `stage customer -> at_risk; started retention-save (instance 12)`, or `stage already at_risk`.
+func describe(_ stage: StageOutcome) -> String {
+    guard stage.changed else { return "stage already \(stage.to)" }
+    return "stage \(stage.from ?? "-") -> \(stage.to)"
+        + (stage.started.isEmpty ? "" : "; started " + stage.started.map { "\($0.workflow) (instance \($0.instance))" }.joined(separator: ", "))
 }

@@ -66,7 +66,7 @@ struct Simulate: AsyncParsableCommand {
             directory = teamsFile.directory()
             rotation = Rotation()
             known = KnownNames(teams: Set(teamsFile.teams.map(\.name)), calendars: Set(teamsFile.calendars.map(\.name)),
-                               members: Set(teamsFile.teams.flatMap(\.members).map(\.id)))
+                               members: Set(teamsFile.teams.flatMap(\.members).map(\.id)), stages: teamsFile.lifecycle)
         } else if let live = store {
             known = try await live.knownNames()
             directory = try await live.directory()

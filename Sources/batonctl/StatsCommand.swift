@@ -12,15 +12,21 @@ struct StatsCommand: AsyncParsableCommand {
             and breached, escalations received and caused, conversions (--conversion-signal, its payload's \
             amount summed as revenue), and for retention teams retained and churned (--churn-signal).
 
+            With --by stage: per lifecycle stage reached, the instances (of --workflow, or all), completed, \
+            active, failed, cancelled, SLA met and breached, escalations and handoffs. The stage reached is \
+            the record's stage when the instance ended (a handoff's stage in its last step counts), or its \
+            stage now while the instance runs; "-" is no stage.
+
             Examples:
               batonctl stats --workflow inbound-lead --since 7d --json
               batonctl stats --by owner --since 30d --conversion-signal closed_won
+              batonctl stats --by stage --workflow inbound-lead
             """)
 
     @OptionGroup var database: DatabaseOptions
     @Option(help: "Only this workflow.") var workflow: String?
     @Option(help: "Only instances enrolled within this long, e.g. 24h, 7d (default: all).") var since: String?
-    @Option(help: "Attribute outcomes to each owner or team: owner | team.") var by: String?
+    @Option(help: "Break outcomes down by owner, team or lifecycle stage reached: owner | team | stage.") var by: String?
     @Option(help: "With --by: the signal that counts as a conversion (its payload's amount is revenue).")
     var conversionSignal = "purchased"
     @Option(help: "With --by: the signal that counts as churn for retention owners.") var churnSignal = "churned"
@@ -28,13 +34,26 @@ struct StatsCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let since, parseSpan(since) == nil { throw ValidationError("--since: bad duration \(since) (e.g. 90s, 15m, 4h, 3d)") }
-        if let by, AttributionGrouping(rawValue: by) == nil { throw ValidationError("--by: owner or team, not \(by)") }
-        if by != nil, workflow != nil { throw ValidationError("--by counts every workflow; leave out --workflow") }
+        if let by, by != "stage", AttributionGrouping(rawValue: by) == nil { throw ValidationError("--by: owner, team or stage, not \(by)") }
+        if let by, by != "stage", workflow != nil { throw ValidationError("--by \(by) counts every workflow; leave out --workflow") }
     }
 
     func run() async throws {
         let from = since.flatMap(parseSpan).map { Date().addingTimeInterval(-$0) } ?? Date(timeIntervalSince1970: 0)
         let store = try database.store(connections: 1)
+        if by == "stage" {
+            let stats = try await store.statsByStage(workflow: workflow, since: from)
+            await store.pool.close()
+            if json { try printJSON(stats); return }
+            if stats.rows.isEmpty { print("no instances\(workflow.map { " of \($0)" } ?? "") yet"); return }
+            print(table(["STAGE", "INSTANCES", "COMPLETED", "ACTIVE", "FAILED", "CANCELLED", "SLA MET", "BREACHED", "ESCALATIONS", "HANDOFFS"],
+                        stats.rows.map {
+                            [$0.stage ?? "-", String($0.instances), String($0.completed), String($0.active), String($0.failed),
+                             String($0.cancelled), String($0.sla_met), String($0.sla_breached), String($0.escalations), String($0.handoffs)]
+                        }))
+            print("stage reached: \(stats.stage_reached)")
+            return
+        }
         if let grouping = by.flatMap(AttributionGrouping.init(rawValue:)) {
             let stats = try await store.attribution(
                 by: grouping, since: from, conversionSignal: conversionSignal, churnSignal: churnSignal)

@@ -13,8 +13,10 @@ struct Teams: AsyncParsableCommand {
             abstract: "Validate a team file and upsert its calendars, teams and members.",
             discussion: """
                 Members of the file's teams that the file no longer lists are deactivated (never deleted:
-                their ownership history stays). Nothing is stored when the file has a mistake; each one is \
-                reported as FILE:LINE:COLUMN: field: problem.
+                their ownership history stays). A top-level lifecycle: list replaces the organisation's \
+                lifecycle stages (a file without one leaves them as they are; none ever stored means lead, \
+                mql, sql, customer, at_risk, churned). Nothing is stored when the file has a mistake; each \
+                one is reported as FILE:LINE:COLUMN: field: problem.
 
                 Example:
                   batonctl teams apply examples/teams.yaml
@@ -30,6 +32,7 @@ struct Teams: AsyncParsableCommand {
             let result = try await store.applyTeams(teams)
             print("applied \(result.calendars) calendar(s), \(result.teams) team(s), \(result.members) member(s)")
             if !result.deactivated.isEmpty { print("deactivated: \(result.deactivated.joined(separator: ", "))") }
+            if let stages = result.lifecycle { print("lifecycle stages: \(stages.joined(separator: ", "))") }
             await store.pool.close()
         }
     }

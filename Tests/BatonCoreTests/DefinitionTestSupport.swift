@@ -49,5 +49,6 @@ func exampleKnownNames() throws -> KnownNames {
     let channels = try DefinitionLoader.channels(from: example("channels.yaml"), file: "channels.yaml")
     return KnownNames(
         teams: Set(teams.teams.map(\.name)), calendars: Set(teams.calendars.map(\.name)),
-        channels: Set(channels.channels.map(\.name)), members: Set(teams.teams.flatMap(\.members).map(\.id)))
+        channels: Set(channels.channels.map(\.name)), members: Set(teams.teams.flatMap(\.members).map(\.id)),
+        stages: teams.lifecycle)
 }

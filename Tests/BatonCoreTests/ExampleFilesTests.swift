@@ -11,6 +11,7 @@ import Testing
         #expect(file.calendars.first?.hours[5] == [MinuteRange(start: 540, end: 960)])
         #expect(file.calendars.first?.hours[6] == nil)
         #expect(file.teams.map(\.name) == ["sales-emea", "sales-dach", "sales-leads", "retention"])
+        #expect(file.lifecycle == Lifecycle.defaultStages)
         #expect((file.teams.first?.members.count ?? 0) >= 3)
     }
 
@@ -39,7 +40,7 @@ import Testing
             channel: "sales-slack", staleDays: 14, volumeMultiple: 3, queuedLongerThan: TimeSpan(seconds: 3600))])
     }
 
-    @Test(arguments: ["inbound-lead.yaml", "demo-lead.yaml"])
+    @Test(arguments: ["inbound-lead.yaml", "demo-lead.yaml", "retention-save.yaml"])
     func workflowLoadsAgainstTheExampleNames(name: String) throws {
         #expect(workflowIssues(try example(name), file: "examples/\(name)", known: try exampleKnownNames()) == [])
     }

@@ -257,7 +257,7 @@ private func acmeContact(companyOwner: String?) -> ContactSnapshot {
             Issue.record("expected an error")
         } catch let errors as DefinitionErrors {
             #expect(errors.issues.map(\.description) == [
-                #"w.yaml:5:40: steps.hand.handoff.stage: unknown lifecycle stage "custmer" (did you mean "customer"?); one of: lead, mql, sql, customer, at_risk, churned (a workflow's lifecycle: lists its own)"#,
+                #"w.yaml:5:40: steps.hand.handoff.stage: unknown lifecycle stage "custmer" (did you mean "customer"?); one of: lead, mql, sql, customer, at_risk, churned (the team file's lifecycle: names them; a workflow's lifecycle: lists its own)"#,
             ])
         }
     }

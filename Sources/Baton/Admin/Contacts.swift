@@ -19,6 +19,11 @@ public struct ContactDetails: Sendable, Codable {
     public var team: String?
     public var lifecycle: String?
     public var history: [Change]
+    /// Its lifecycle stage changes (see `StageHistoryEntry`), for the text output. Not in the JSON,
+    /// whose fields are pinned: `records show KIND:ID --json` carries them as `stages`.
+    public var stages: [StageHistoryEntry] = []
+
+    enum CodingKeys: String, CodingKey { case id, attributes, owner, backup, team, lifecycle, history }
 }
 
 extension Store {
@@ -41,7 +46,8 @@ extension Store {
             return ContactDetails(
                 id: try row.decode("id"), attributes: try row.decode(PostgresJSON<[String: String]>.self, "attributes").value,
                 owner: try row.decode("owner"), backup: try row.decode("backup_owner"), team: try row.decode("team"),
-                lifecycle: try row.decode("lifecycle_stage"), history: history)
+                lifecycle: try row.decode("lifecycle_stage"), history: history,
+                stages: try await stageHistory(id, on: connection))
         }
     }
 

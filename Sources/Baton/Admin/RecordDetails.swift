@@ -38,10 +38,12 @@ public struct RecordDetails: Sendable, Codable {
     /// Records merged into this one (`KIND:ID`).
     public var merged: [String]
     public var history: [Change]
+    /// Its lifecycle stage changes (and those of the records merged into it).
+    public var stages: [StageHistoryEntry]
 
     enum CodingKeys: String, CodingKey {
         case record, kind, id, attributes, owner, backup, team, status, priority, source, lifecycle, company, contact
-        case reason, pinned, merged, history
+        case reason, pinned, merged, history, stages
         case mergedInto = "merged_into"
     }
 
@@ -56,6 +58,7 @@ public struct RecordDetails: Sendable, Codable {
             try c.encode(value, forKey: key)
         }
         try c.encode(pinned, forKey: .pinned); try c.encode(merged, forKey: .merged); try c.encode(history, forKey: .history)
+        try c.encode(stages, forKey: .stages)
     }
 }
 
@@ -102,7 +105,7 @@ extension Store {
                 pinned: try row.decode("pinned"),
                 mergedInto: try row.decode(String?.self, "merged_into").map { RecordRef(storageKey: $0).description },
                 merged: merged.map { RecordRef(storageKey: $0).description },
-                history: history)
+                history: history, stages: try await stageHistory(key, on: connection))
         }
     }
 }

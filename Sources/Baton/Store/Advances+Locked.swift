@@ -63,7 +63,9 @@ extension Store {
     /// 4. the round-robin positions reserved (routing_cursors rows, team order), `run` with them,
     ///    and the advances committed (see `commitAdvances`).
     ///
-    /// 5. when a company's owner changed, its inheriting records follow (`followCompanyOwner`).
+    /// 5. when a company's owner changed, its inheriting records follow (`followCompanyOwner`);
+    /// 6. when a handoff changed a record's stage, its stage history row is written and the
+    ///    workflows that start on that change are started (`recordStageChanges`).
     ///
     /// Lock order: workflow_instances, contacts, members, routing_cursors (then, only for a company
     /// whose owner changed, its records' contacts rows, waiting: a deadlock with another batch is
@@ -147,6 +149,10 @@ extension Store {
                     .map { (company: $0.contact, from: $0.from, to: $0.to, instance: Optional(advance.instance)) }
             }
             if !companyChanges.isEmpty { try await self.followCompanyOwners(companyChanges, on: connection) }
+            // A handoff's stage change: its history row, and the workflows whose starts_on it matches
+            // start, in this transaction (the records' rows are locked by the batch already).
+            let stageChanges = outcome.advances.flatMap { advance in advance.stageChanges.map { ($0, Optional(advance.instance)) } }
+            if !stageChanges.isEmpty { _ = try await self.recordStageChanges(stageChanges, now: now, on: connection) }
             return outcome
         }
     }

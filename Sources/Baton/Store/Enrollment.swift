@@ -180,20 +180,11 @@ extension Store {
                (SELECT count(*) FROM notified) AS notified
         """
 
-    /// Records an external event for a contact; returns the signal id and how many waiting instances it woke.
+    /// Records an external event for a contact; returns the signal id and how many waiting instances
+    /// it woke. A payload with `lifecycle: STAGE` also moves the record's stage (see `sendSignal`).
     public func signal(_ name: String, contact: String, payload: String?) async throws -> (signal: Int, woken: Int) {
-        try await pool.transaction { connection in
-            try await connection.query(Self.lockContactForSignal, [contact])
-            let row = try await connection.query(Self.recordSignal, [contact, name, payload])[0]
-            guard let id = try row.decode(Int?.self, "signal") else {
-                let ref = RecordRef(storageKey: contact)
-                if ref.kind != .contact {
-                    throw BatonError.notFound("unknown record \(ref): enroll it first with `batonctl start WORKFLOW --record \(ref)`")
-                }
-                throw BatonError.notFound("unknown contact \(contact): enroll it first with `batonctl start WORKFLOW --contact \(contact)`")
-            }
-            return (id, try row.decode(Int.self, "woken"))
-        }
+        let result = try await sendSignal(name, contact: contact, payload: payload)
+        return (result.signal, result.woken)
     }
 }
 

@@ -36,6 +36,11 @@ public struct IngestReport: Sendable, Codable, Equatable {
     public var signalled: Int
     public var owner_changed: Int
     public var ignored: Int
+    /// Events that set a record's lifecycle stage (`stage: true`), changed or not.
+    public var staged: Int = 0
+    /// Events refused one by one (the rest of the batch is applied), each with its line in `errors`.
+    public var rejected: Int = 0
+    public var errors: [String] = []
 }
 
 extension Store {
@@ -104,8 +109,8 @@ extension Store {
     }
 
     /// Applies one inbound batch in one transaction: events seen before are skipped; each new one
-    /// starts a workflow, records a signal, or records an owner change made in the CRM, as the
-    /// source maps it; events that map to nothing are counted and ignored. Nothing is stored when
+    /// starts a workflow, records a signal, records an owner change made in the CRM, or sets the
+    /// record's lifecycle stage, as the source maps it; events that map to nothing are counted and ignored. Nothing is stored when
     /// anything fails, so the sender's retry finds the batch new.
     public func ingest(_ events: [InboundEvent], from source: Source) async throws -> IngestReport {
         var report = IngestReport(received: events.count, duplicates: 0, started: 0, signalled: 0, owner_changed: 0, ignored: 0)
@@ -127,9 +132,11 @@ extension Store {
             case .start?: return "started"
             case .signal?: return "signalled"
             case .ownerChanged?: return "owner_changed"
+            case .stage?: return "staged"
             case nil: return "ignored"
             }
         }
+        let stages = mappings.contains { $0?.action == .stage } ? try await lifecycleStages().settable : []
         return try await pool.transaction { connection in
             let fresh = Set(try await connection.query(Self.recordInboundEvents, [
                 source.name, unique.map(\.id), unique.map(\.type), unique.map(\.contact), actions,
@@ -147,6 +154,8 @@ extension Store {
                     if try row.decode(Int?.self, "signal") == nil { report.ignored += 1 } else { report.signalled += 1 }
                 case .ownerChanged?:
                     if try await recordOwnerChange(event, source: source, connection) { report.owner_changed += 1 } else { report.ignored += 1 }
+                case .stage?:
+                    try await recordStage(event, source: source, stages: stages, &report, connection)
                 case nil:
                     try await mergeAttributes(event, connection)
                     report.ignored += 1
@@ -190,6 +199,25 @@ extension Store {
         let payload = PostgresJSON(["to": member, "source": source.name, "event_id": event.id]).postgresText
         try await connection.query(Self.recordSignal, [event.contact, "owner_changed", payload])
         return true
+    }
+
+    /// A `stage: true` mapping: the property's new value (a generic webhook's `lifecycle` attribute)
+    /// becomes the record's lifecycle stage, HubSpot's names of the default stages mapped. A value
+    /// that is no stage is rejected (counted, with its line in `errors`); the rest of the batch
+    /// goes on. An unknown record is ignored, as for signals.
+    private func recordStage(_ event: InboundEvent, source: Source, stages: [String], _ report: inout IngestReport,
+                             _ connection: Connection) async throws {
+        let value = source.kind == .hubspot ? event.value : event.attributes["lifecycle"]
+        let property = source.kind == .hubspot ? event.property ?? "lifecyclestage" : "lifecycle"
+        guard let value, let stage = Lifecycle.stage(forCRMValue: value, stages: stages) else {
+            report.rejected += 1
+            report.errors.append("event \(event.id): \(property) \(value.map { "\"\($0)\"" } ?? "(no value)") is no lifecycle "
+                                 + "stage (stages: \(stages.joined(separator: ", "))): add it to the team file's lifecycle:")
+            return
+        }
+        try await mergeAttributes(event, connection)
+        let cause = "\(source.name) \(property) \(value)"
+        if try await changeStage(event.contact, to: stage, cause: cause, on: connection) == nil { report.ignored += 1 } else { report.staged += 1 }
     }
 
     private static func payload(_ event: InboundEvent) -> String {

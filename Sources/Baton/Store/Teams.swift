@@ -9,6 +9,8 @@ public struct TeamsApplyResult: Sendable, Equatable {
     public var members: Int
     /// Members of the applied teams that the file no longer lists: deactivated, never deleted.
     public var deactivated: [String]
+    /// The organisation's lifecycle stages the file set; nil when it names none (the stored ones stay).
+    public var lifecycle: [String]? = nil
 }
 
 extension Store {
@@ -64,8 +66,10 @@ extension Store {
             let deactivated = try await connection.query(
                 Self.deactivateMissingMembers, [file.teams.map(\.name), ids]
             ).map { try $0.decode(String.self, at: 0) }
+            if let stages = file.lifecycle { try await self.replaceLifecycleStages(stages, on: connection) }
             return TeamsApplyResult(
-                calendars: file.calendars.count, teams: file.teams.count, members: ids.count, deactivated: deactivated)
+                calendars: file.calendars.count, teams: file.teams.count, members: ids.count, deactivated: deactivated,
+                lifecycle: file.lifecycle)
         }
     }
 
@@ -76,7 +80,8 @@ extension Store {
         UNION ALL SELECT 'member', id FROM members
         """
 
-    /// The teams, calendars, channels (with `log`) and members stored, for validating workflows.
+    /// The teams, calendars, channels (with `log`), members and organisation lifecycle stages stored,
+    /// for validating workflows.
     public func knownNames() async throws -> KnownNames {
         try await pool.withConnection { connection in
             var teams = Set<String>(), calendars = Set<String>(), channels: Set<String> = ["log"], members = Set<String>()
@@ -89,7 +94,9 @@ extension Store {
                 default: members.insert(name)
                 }
             }
-            return KnownNames(teams: teams, calendars: calendars, channels: channels, members: members)
+            let stages = try await lifecycleStages(on: connection)
+            return KnownNames(teams: teams, calendars: calendars, channels: channels, members: members,
+                              stages: stages.organisation)
         }
     }
 

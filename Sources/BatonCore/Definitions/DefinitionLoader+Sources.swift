@@ -58,8 +58,8 @@ extension DefinitionLoader {
 
     private static func readSourceEvent(_ node: Node, _ p: String, _ kind: SourceKind?, _ workflows: Set<String>?,
                                         _ r: NodeReader) -> SourceEvent? {
-        guard let f = r.fields(node, p, allowed: ["type", "property", "value", "start", "signal", "owner_changed"],
-                               expected: "an event mapping (type, and one of start, signal or owner_changed)")
+        guard let f = r.fields(node, p, allowed: ["type", "property", "value", "start", "signal", "owner_changed", "stage"],
+                               expected: "an event mapping (type, and one of start, signal, owner_changed or stage)")
         else { return nil }
         let type = r.string(f, "type", required: true)
         if kind == .hubspot, let type, let node = f["type"], !hubspotEventTypes.contains(type) {
@@ -74,9 +74,21 @@ extension DefinitionLoader {
         let start = r.string(f, "start")
         let signal = r.string(f, "signal")
         let ownerChanged = f["owner_changed"] == nil ? nil : r.bool(f, "owner_changed")
-        let given = [start != nil, signal != nil, ownerChanged == true].filter { $0 }.count
+        let stage = f["stage"] == nil ? nil : r.bool(f, "stage")
+        let given = [start != nil, signal != nil, ownerChanged == true, stage == true].filter { $0 }.count
         if given != 1 {
-            r.issue(node, p, "say what the event does with exactly one of start: WORKFLOW, signal: EVENT or owner_changed: true")
+            r.issue(node, p, "say what the event does with exactly one of start: WORKFLOW, signal: EVENT, owner_changed: true "
+                    + "or stage: true")
+        }
+        if stage == true, let node = f["value"] {
+            r.issue(node, f.path("value"), "stage: true takes the stage from the property's new value, whatever it is: "
+                    + "leave out value (or map one value to a signal instead)")
+            return nil
+        }
+        if stage == true, type != "contact.propertyChange", kind == .hubspot, let node = f["type"] {
+            r.issue(node, f.path("type"), "stage: true reads a property's new value: use type: contact.propertyChange "
+                    + "with property: lifecyclestage")
+            return nil
         }
         if let start, let workflows, let node = f["start"], !workflows.contains(start) {
             let hint = workflows.isEmpty ? " (none exist yet: apply the workflow file first)" : didYouMean(start, workflows.sorted())
@@ -88,7 +100,8 @@ extension DefinitionLoader {
             return nil
         }
         guard let type, given == 1 else { return nil }
-        let action: SourceAction = start.map(SourceAction.start) ?? signal.map(SourceAction.signal) ?? .ownerChanged
+        let action: SourceAction = start.map(SourceAction.start) ?? signal.map(SourceAction.signal)
+            ?? (stage == true ? .stage : .ownerChanged)
         return SourceEvent(type: type, property: property, value: value, action: action)
     }
 }

@@ -311,7 +311,7 @@ extension DefinitionLoader {
         let stage = r.string(f, "stage")
         if let stage, let node = f["stage"], !known.stages.contains(stage) {
             r.issue(node, f.path("stage"), "unknown lifecycle stage \"\(stage)\"\(didYouMean(stage, known.stages)); "
-                    + "one of: \(known.stages.joined(separator: ", ")) (a workflow's lifecycle: lists its own)")
+                    + "one of: \(known.stages.joined(separator: ", ")) (the team file's lifecycle: names them; a workflow's lifecycle: lists its own)")
         }
         guard let team, let strategy, let reason, let notify, let channel, message.ok, let fallback,
               f["stage"] == nil || stage.map(known.stages.contains) == true else { return nil }

@@ -26,8 +26,10 @@ extension DefinitionLoader {
             if r.issues.isEmpty { r.issue(line: 1, column: 1, "", "the file is empty; a team file lists teams (and calendars)") }
             return nil
         }
-        guard let top = r.fields(root, "", allowed: ["calendars", "teams"], expected: "a team file (a mapping with calendars and teams)")
+        guard let top = r.fields(root, "", allowed: ["calendars", "teams", "lifecycle"],
+                                 expected: "a team file (a mapping with calendars and teams)")
         else { return nil }
+        let lifecycle = top["lifecycle"] == nil ? nil : readStages(top, r)
 
         var calendars: [BusinessCalendar] = []
         var calendarLines: [String: Int] = [:]
@@ -103,7 +105,7 @@ extension DefinitionLoader {
                         + "(a \(what) is the id of a member of some team in this file)")
             }
         }
-        return TeamsFile(calendars: calendars, teams: teams)
+        return TeamsFile(calendars: calendars, teams: teams, lifecycle: lifecycle)
     }
 
     private static func readCalendar(_ node: Node, _ p: String, _ r: NodeReader) -> (BusinessCalendar, Node)? {

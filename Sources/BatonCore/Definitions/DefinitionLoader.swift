@@ -26,26 +26,21 @@ public enum DefinitionLoader {
             if r.issues.isEmpty { r.issue(line: 1, column: 1, "", "the file is empty; a workflow needs name, start and steps") }
             return nil
         }
-        guard let top = r.fields(root, "", allowed: ["name", "description", "subject", "lifecycle", "on_duplicate", "duplicate_key", "start", "steps"],
+        guard let top = r.fields(root, "", allowed: ["name", "description", "subject", "lifecycle", "starts_on", "on_duplicate",
+                                                     "duplicate_key", "start", "steps"],
                                  expected: "a workflow (a mapping with name, start and steps)")
         else { return nil }
         let name = r.string(top, "name", required: true)
         let description = r.string(top, "description")
         let start = r.string(top, "start", required: true, hint: " (the id of the first step)")
         let subject = top["subject"] == nil ? .contact : r.choice(top, "subject", RecordKind.self)
-        var lifecycle: [String]?
-        if top["lifecycle"] != nil, let stages = r.strings(top, "lifecycle") {
-            lifecycle = stages.map(\.text)
-            var seen = Set<String>()
-            for stage in stages where !seen.insert(stage.text).inserted {
-                r.issue(stage.node, stage.path, "stage \"\(stage.text)\" is listed twice")
-            }
-            if stages.isEmpty, let node = top["lifecycle"] { r.issue(node, "lifecycle", "give at least one stage") }
-        }
+        let lifecycle = top["lifecycle"] == nil ? nil : readStages(top, r)
         let onDuplicate = top["on_duplicate"] == nil ? .allow : r.choice(top, "on_duplicate", OnDuplicate.self)
         let duplicateKey = r.string(top, "duplicate_key")
         var known = known
-        known.stages = lifecycle ?? Lifecycle.defaultStages
+        // A workflow's own stages, else the team file's (`known.stages`), else the defaults.
+        known.stages = lifecycle ?? known.stages
+        let startsOn = top["starts_on"] == nil ? nil : readStartsOn(top, r, known.stages)
 
         var graph = StepGraph()
         var steps: [Step] = []
@@ -74,9 +69,11 @@ public enum DefinitionLoader {
         checkLoops(graph, r)
         if let start, !graph.order.isEmpty { checkReachable(graph, from: start, r) }
 
-        guard let name, let start, let subject, let onDuplicate, r.issues.isEmpty else { return nil }
+        guard let name, let start, let subject, let onDuplicate, top["starts_on"] == nil || startsOn != nil, r.issues.isEmpty
+        else { return nil }
         return WorkflowDefinition(name: name, description: description, start: start, steps: steps, subject: subject,
-                                  lifecycle: lifecycle, onDuplicate: onDuplicate, duplicateKey: duplicateKey)
+                                  lifecycle: lifecycle, onDuplicate: onDuplicate, duplicateKey: duplicateKey,
+                                  startsOn: startsOn)
     }
 
     /// Reports a name missing from a non-nil set of known names.

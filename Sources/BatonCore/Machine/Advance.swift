@@ -33,6 +33,8 @@ public struct Advance: Hashable, Sendable {
     public var ownerChanges: [OwnerChange]
     public var notifications: [OutboundMessage]
     public var events: [TimelineEvent]
+    /// Lifecycle stage changes (a handoff's `stage:`), for the stage history and `starts_on`.
+    public var stageChanges: [StageChange] = []
 }
 
 extension Advance {

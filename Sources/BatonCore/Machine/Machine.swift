@@ -144,6 +144,8 @@ public struct Machine: Sendable {
             var staged = ""
             if let stage = handoff.stage, run.contact.lifecycle != stage {
                 staged = "; stage \(run.contact.lifecycle ?? "-") -> \(stage)"
+                run.stageChanges.append(StageChange(record: run.contact.id, from: run.contact.lifecycle, to: stage,
+                                                    cause: "handoff \(handoff.reason)"))
                 run.contact.lifecycle = stage
                 run.contactChanged = true
             }
@@ -338,6 +340,7 @@ struct Run {
     var contactChanged = false
     var queued = false
     var ownerChanges: [OwnerChange] = []
+    var stageChanges: [StageChange] = []
     var notifications: [OutboundMessage] = []
     var events: [TimelineEvent] = []
     var currentState: InstanceState
@@ -547,6 +550,6 @@ struct Run {
             paused: state == .waiting && pausedAt != nil, pauses: pauses,
             lastError: state == .completed ? nil : lastError, outcome: outcome, usedSignals: usedSignals,
             contact: contactChanged ? contact : nil, queued: queued, ownerChanges: ownerChanges,
-            notifications: notifications, events: events)
+            notifications: notifications, events: events, stageChanges: stageChanges)
     }
 }

@@ -63,4 +63,7 @@ public enum SourceAction: Hashable, Sendable, Codable {
     /// A person changed the contact's owner in the CRM: record it as a manual reassignment and
     /// deliver an `owner_changed` signal.
     case ownerChanged
+    /// The property's new value is the record's lifecycle stage (`stage: true`): HubSpot's internal
+    /// names of the default stages are mapped (`Lifecycle.hubspotStages`), other values taken as given.
+    case stage
 }

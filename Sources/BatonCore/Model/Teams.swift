@@ -2,9 +2,13 @@
 public struct TeamsFile: Hashable, Sendable, Codable {
     public var calendars: [BusinessCalendar]
     public var teams: [Team]
-    public init(calendars: [BusinessCalendar] = [], teams: [Team] = []) {
+    /// The organisation's lifecycle stages, in order (`lifecycle:`); nil when the file names none
+    /// (the stored ones stay, else `Lifecycle.defaultStages`).
+    public var lifecycle: [String]?
+    public init(calendars: [BusinessCalendar] = [], teams: [Team] = [], lifecycle: [String]? = nil) {
         self.calendars = calendars
         self.teams = teams
+        self.lifecycle = lifecycle
     }
 }
 

@@ -9,8 +9,11 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
     public var steps: [Step]
     /// The kind of record the workflow runs on (`subject:`); nil is `contact`.
     public var subject: RecordKind?
-    /// The lifecycle stages a handoff may move a record to (`lifecycle:`); nil is `Lifecycle.defaultStages`.
+    /// The lifecycle stages a handoff may move a record to (`lifecycle:`); nil is the team file's
+    /// stages, else `Lifecycle.defaultStages`.
     public var lifecycle: [String]?
+    /// Start on a change of a record's lifecycle stage (`starts_on:`); nil when the workflow is only started.
+    public var startsOn: StartsOn?
     /// What enrolling a record does when another record of its kind has the same duplicate key
     /// (`on_duplicate:`); nil is `allow`.
     public var onDuplicate: OnDuplicate?
@@ -18,7 +21,9 @@ public struct WorkflowDefinition: Hashable, Sendable, Codable {
     public var duplicateKey: String?
 
     public init(name: String, description: String? = nil, start: String, steps: [Step], subject: RecordKind? = nil,
-                lifecycle: [String]? = nil, onDuplicate: OnDuplicate? = nil, duplicateKey: String? = nil) {
+                lifecycle: [String]? = nil, onDuplicate: OnDuplicate? = nil, duplicateKey: String? = nil,
+                startsOn: StartsOn? = nil) {
+        self.startsOn = startsOn
         self.onDuplicate = onDuplicate == .allow ? nil : onDuplicate
         self.duplicateKey = duplicateKey
         self.name = name
@@ -348,12 +353,6 @@ public enum OnDuplicate: String, Hashable, Sendable, Codable, CaseIterable {
     case refuse
     /// Enroll the existing record instead (the new attributes are merged into it); no duplicate is created.
     case merge
-}
-
-/// Lifecycle stages of a record (its `lifecycle_stage`).
-public enum Lifecycle {
-    /// The stages when a workflow names none.
-    public static let defaultStages = ["lead", "mql", "sql", "customer", "at_risk", "churned"]
 }
 
 /// `branch:` go to the first case whose condition holds, else `otherwise`.

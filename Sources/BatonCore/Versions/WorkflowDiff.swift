@@ -4,7 +4,7 @@ import Foundation
 public struct WorkflowDiff: Hashable, Sendable {
     /// One difference.
     public enum Change: Hashable, Sendable {
-        /// A field of the workflow itself (`start`, `description`).
+        /// A field of the workflow itself (`start`, `description`, `lifecycle`, `starts_on`).
         case workflow(field: String, from: String, to: String)
         case added(step: String, kind: String)
         case removed(step: String, kind: String)
@@ -24,6 +24,13 @@ public struct WorkflowDiff: Hashable, Sendable {
         if old.start != new.start { changes.append(.workflow(field: "start", from: old.start, to: new.start)) }
         if old.description != new.description {
             changes.append(.workflow(field: "description", from: old.description ?? "(none)", to: new.description ?? "(none)"))
+        }
+        if old.lifecycle != new.lifecycle {
+            func list(_ stages: [String]?) -> String { stages.map { "[\($0.joined(separator: ", "))]" } ?? "(none)" }
+            changes.append(.workflow(field: "lifecycle", from: list(old.lifecycle), to: list(new.lifecycle)))
+        }
+        if old.startsOn != new.startsOn {
+            changes.append(.workflow(field: "starts_on", from: old.startsOn?.text ?? "(none)", to: new.startsOn?.text ?? "(none)"))
         }
         for step in new.steps {
             guard let before = old.step(step.id) else {
