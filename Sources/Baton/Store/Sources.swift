@@ -130,7 +130,8 @@ extension Store {
         // Workflows are read before the transaction: a version applied meanwhile starts on the next batch.
         var workflows: [String: StoredWorkflow] = [:]
         for case .start(let name)? in mappings.map({ $0?.action }) where workflows[name] == nil {
-            guard let stored = try await workflow(name) else {
+            // The newest version, its definition decoded once per version (not once per batch).
+            guard let stored = try await newestWorkflow(name) else {
                 throw BatonError.conflict("source \(source.name) starts workflow \(name), which is not stored: apply it first")
             }
             workflows[name] = stored
