@@ -52,7 +52,7 @@ extension Store {
     /// contact with the time of this send (so a late echo of an older write is recognised too), and
     /// notes it on outbox row $4 (what `outbox list` shows as the row's target).
     static let recordOwnerSending = """
-        WITH row AS (
+        WITH noted AS (
             UPDATE outbox SET crm_owner = $3 WHERE id = $4
         )
         INSERT INTO crm_owners AS s (channel, contact, sent_owner, sent_owners, sent_at, origin)
