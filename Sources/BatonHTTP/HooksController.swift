@@ -28,6 +28,7 @@ struct HooksController {
             secret: secret, method: request.method.rawValue, uri: uri, body: body,
             timestamp: request.headers[.hubSpotTimestamp], signature: request.headers[.hubSpotSignature], now: Date()) {
             context.logger.warning("refused an inbound batch", metadata: ["source": .string(source.name), "why": .string(why)])
+            BatonMetrics.inboundEvents(source: source.name, type: "unknown", outcome: "rejected_signature")
             throw Problem.unauthorized("the request is not signed by \(source.name)'s secret (\(why))")
         }
         guard case .array(let items)? = JSONValue.parse(body) else {
@@ -45,8 +46,10 @@ struct HooksController {
             var attributes: [String: String] = [:]
             if let property, let value, value.utf8.count <= settings.maxAttributeBytes, !value.contains("\u{0}") { attributes[property] = value }
             let actor = object["sourceId"]?.scalarText ?? object["changeSource"]?.scalarText
+            // occurredAt: milliseconds since the epoch, by HubSpot's clock.
+            let occurredAt = object["occurredAt"]?.scalarText.flatMap(Double.init).map { Date(timeIntervalSince1970: $0 / 1000) }
             events.append(InboundEvent(id: id, type: type, contact: contact, property: property, value: value,
-                                       attributes: attributes, actor: actor))
+                                       attributes: attributes, actor: actor, occurredAt: occurredAt))
         }
         return JSON.response(try await store.ingest(events, from: source))
     }
@@ -56,6 +59,7 @@ struct HooksController {
         let body = Data(buffer: try await request.body.collect(upTo: settings.maxBodyBytes))
         if let why = InboundSignature.checkBaton(secret: secret, body: body, header: request.headers[.batonSignature], now: Date()) {
             context.logger.warning("refused an inbound event", metadata: ["source": .string(source.name), "why": .string(why)])
+            BatonMetrics.inboundEvents(source: source.name, type: "unknown", outcome: "rejected_signature")
             throw Problem.unauthorized("the request is not signed by \(source.name)'s secret (\(why))")
         }
         guard case .object(let object)? = JSONValue.parse(body) else {

@@ -33,7 +33,8 @@ enum JSONValue: Sendable, Equatable, Codable {
     }
 
     /// Parses `data` as JSON; nil when it is not JSON (or nests deeper than the decoder allows).
-    static func parse(_ data: Data) -> JSONValue? { try? JSONDecoder().decode(JSONValue.self, from: data) }
+    /// `JSONParser`, not `JSONDecoder`: the same answers at a fraction of the CPU.
+    static func parse(_ data: Data) -> JSONValue? { JSONParser.parse(data) }
 
     /// A scalar as attribute text: strings as they are, numbers without a needless ".0", booleans as true/false.
     var scalarText: String? {

@@ -1161,6 +1161,7 @@ components:
         created_at: { type: string, format: date-time }
         delivered_at: { type: [string, "null"], format: date-time }
         kind: { type: string, enum: [notification, owner_sync, owner_changed], description: "notification: a notify step's message; owner_sync: the contact's current owner written to a CRM channel; owner_changed: an owner.changed event for a webhook channel" }
+        target: { type: [string, "null"], description: "where it goes: a notification's recipient; a write-back's record and the owner id it sent or, not sent yet, would send now (hubspot:contact/123 → owner 456); owner.changed of <contact>" }
     WorkflowListItem:
       type: object
       required: [name, version, active, created_at, updated_at]

@@ -32,7 +32,7 @@ struct Outbox: AsyncParsableCommand {
             await store.pool.close()
             if json { try printJSON(rows); return }
             print(table(["ID", "STATE", "CHANNEL", "TO", "TRIES", "INSTANCE", "ERROR"], rows.map {
-                [$0.id, $0.status, $0.channel, $0.recipient ?? "-", String($0.attempts), $0.instance ?? "-", $0.last_error ?? ""]
+                [$0.id, $0.status, $0.channel, $0.target ?? "-", String($0.attempts), $0.instance ?? "-", $0.last_error ?? ""]
             }, wrappingLastAt: 60))
         }
     }

@@ -4,13 +4,16 @@ import Foundation
 
 struct Prune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Delete finished instances older than a given age, with their timelines, consumed signals and outbox rows.",
+        abstract: "Delete finished instances older than a given age, with their timelines, consumed signals and outbox rows; and old CRM write-backs and inbound event ids.",
         discussion: """
             Completed and cancelled instances whose last step is older than --completed-older-than go, in \
             batches of --batch-size, each a short transaction that skips rows others hold (no long locks; \
             safe while workers run). Failed instances stay (they are stuck work), and so does every row of \
             the ownership history (the audit trail). Instances with a delivery still pending are kept until \
-            it is made. Run it from cron, e.g. nightly.
+            it is made. Delivered outbox rows of no instance (CRM owner write-backs, owner.changed events of \
+            reassignments made outside a workflow) go by the same age. Inbound event ids (how a redelivered \
+            webhook is recognised) go by the same age but are kept at least 3 days, longer than HubSpot \
+            retries a webhook (24 hours). Run it from cron, e.g. nightly.
 
             Examples:
               batonctl prune --completed-older-than 30d --dry-run
@@ -36,6 +39,7 @@ struct Prune: AsyncParsableCommand {
         let verb = dryRun ? "would delete" : "deleted"
         print("\(verb) \(report.instances) instance(s), \(report.events) timeline event(s), \(report.signals) signal(s), "
               + "\(report.outbox) outbox row(s)" + (dryRun ? "" : " in \(report.batches) batch(es), \(ContinuousClock.now - started)"))
+        print("\(verb) \(report.write_backs) CRM write-back and owner.changed row(s), \(report.inbound_events) inbound event id(s)")
     }
 }
 

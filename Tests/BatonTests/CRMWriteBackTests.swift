@@ -213,6 +213,91 @@ struct CRMWriteBackTests {
         #expect(hubspot.owners["42"] == "103")
     }
 
+    /// Applies a HubSpot source that reports owner changes, and returns it.
+    static func ownerSource(_ engine: Engine) async throws -> Source {
+        _ = try await engine.store.applySources(try DefinitionLoader.sources(from: """
+            sources:
+              - name: hubspot
+                kind: hubspot
+                secret_env: HUBSPOT_CLIENT_SECRET
+                events:
+                  - { type: contact.propertyChange, property: hubspot_owner_id, owner_changed: true }
+            """, file: "sources.yaml", workflows: try await engine.store.workflowNames()))
+        return try #require(try await engine.store.source("hubspot"))
+    }
+
+    @Test("HubSpot's late echo of an older write (A, then B written) is not a person's change; a person setting A later is")
+    func lateEchoOfOlderWrite() async throws {
+        let hubspot = try await FakeCRM(.hubspot, token: Self.hubSpotToken)
+        let engine = try await Self.engine("crmlateecho", hubspot: hubspot)
+        defer { Task { await engine.close(); try? await hubspot.stop() } }
+        let source = try await Self.ownerSource(engine)
+        _ = try await engine.start("lead", "43")
+        try await engine.drain()
+        try await Self.relay(engine).run()
+        let first = try #require(hubspot.owners["43"])
+        // HubSpot applied the first write before it answered it.
+        let firstApplied = Date().addingTimeInterval(-0.01)
+        let second = first == "101" ? "102" : "101"
+        try await engine.store.reassignByHand(contact: "43", to: second == "101" ? "m1" : "m2", reason: "moved", by: "ops")
+        try await Self.relay(engine).run()
+        #expect(hubspot.owners["43"] == second)
+        let historyBefore: Int = try await engine.scalar("SELECT count(*) FROM ownership_history WHERE contact = '43'")
+        func change(_ id: String, _ value: String, at: Date) -> InboundEvent {
+            InboundEvent(id: id, type: "contact.propertyChange", contact: "43", property: "hubspot_owner_id", value: value,
+                         actor: "userId:9", occurredAt: at)
+        }
+        // The webhook about the first write arrives only after the second was written.
+        let echo = try await engine.store.ingest([change("late", first, at: firstApplied)], from: source)
+        #expect(echo.owner_changed == 0)
+        #expect(try await engine.scalar("SELECT m.crm ->> 'hubspot' FROM contacts c JOIN members m ON m.id = c.owner WHERE c.id = '43'") == second)
+        #expect(try await engine.scalar("SELECT count(*) FROM ownership_history WHERE contact = '43'") == historyBefore)
+        #expect(try await engine.scalar("SELECT count(*) FROM signals WHERE contact = '43' AND name = 'owner_changed'") == 0)
+        try await Self.relay(engine).run()
+        #expect(hubspot.owners["43"] == second)
+        // A minute later a person sets the first owner back in HubSpot: that is their change.
+        hubspot.setOwner(first, of: "43")
+        let human = try await engine.store.ingest([change("human", first, at: Date().addingTimeInterval(60))], from: source)
+        #expect(human.owner_changed == 1)
+        #expect(try await engine.scalar("SELECT m.crm ->> 'hubspot' FROM contacts c JOIN members m ON m.id = c.owner WHERE c.id = '43'") == first)
+        let calls = hubspot.requests.count
+        try await Self.relay(engine).run()
+        #expect(hubspot.requests.count == calls)
+        #expect(hubspot.owners["43"] == first)
+    }
+
+    @Test("outbox list shows a write-back's CRM record and owner id under TO, sent or still to send")
+    func outboxListShowsCRMTarget() async throws {
+        let hubspot = try await FakeCRM(.hubspot, token: Self.hubSpotToken)
+        let salesforce = try await FakeCRM(.salesforce, token: Self.salesforceToken)
+        let engine = try await Self.engine("crmoutboxlist", hubspot: hubspot, salesforce: salesforce)
+        defer { Task { await engine.close(); try? await hubspot.stop(); try? await salesforce.stop() } }
+        _ = try await engine.start("lead", "123")
+        _ = try await engine.start("orphan", "77")
+        try await engine.drain()
+        try await Self.relay(engine).run()
+        let sent = try #require(hubspot.owners["123"])
+        let sentSF = try #require(salesforce.owners["123"])
+        let owner: String = try await engine.scalar("SELECT owner FROM contacts WHERE id = '123'")
+        let next = owner == "m3" ? "m2" : "m3"
+        try await engine.store.reassignByHand(contact: "123", to: next, reason: "moved", by: "ops")
+        let rows = try await engine.store.outbox(status: nil, limit: 100)
+        let targets = Set(rows.compactMap(\.target))
+        #expect(targets.contains("hubspot:contact/123 → owner \(sent)"), "\(targets)")
+        #expect(targets.contains("salesforce:Lead/123 → owner \(sentSF)"), "\(targets)")
+        // Not sent yet: the owner it would send now.
+        let nextID = next == "m3" ? "103" : "102"
+        #expect(targets.contains("hubspot:contact/123 → owner \(nextID) (\(next))"), "\(targets)")
+        #expect(targets.contains("hubspot:contact/77 → ned (no hubspot id)"), "\(targets)")
+        let (status, output) = try await runProgram(try Engine.binary("batonctl"), ["outbox", "list"],
+                                                    environment: ["DATABASE_URL": engine.config.urlForChildren])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("hubspot:contact/123 → owner \(sent)"), "\(output)")
+        let json = try await runProgram(try Engine.binary("batonctl"), ["outbox", "list", "--json", "--state", "delivered"],
+                                        environment: ["DATABASE_URL": engine.config.urlForChildren])
+        #expect(json.output.contains(#""target" : "hubspot:contact/123 → owner \#(sent)""#), "\(json.output)")
+    }
+
     @Test("a webhook channel with events: [owner.changed] gets each change, signed, with who, why and when")
     func ownerChangedEvent() async throws {
         let receiver = try await HTTPReceiver()

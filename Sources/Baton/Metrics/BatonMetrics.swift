@@ -60,6 +60,39 @@ public enum BatonMetrics {
             .recordNanoseconds(nanoseconds(duration))
     }
 
+    // MARK: - CRM integration (write-back in the relay, inbound hooks in baton-server)
+
+    /// Counter `baton_crm_writebacks_total{crm, outcome}`: owner write-back deliveries. crm:
+    /// hubspot, salesforce; outcome: ok (the CRM accepted the owner), retried (a failure that
+    /// will be retried), dead, skipped_human_change (no call: a person set that owner in the CRM),
+    /// skipped_unchanged (no call: the CRM holds that owner from an earlier write). A delivery held
+    /// back by a rate limit is not counted here (see `baton_crm_rate_limit_waits_total`).
+    public static func writeBack(crm: String, outcome: String) {
+        Counter(label: "baton_crm_writebacks_total", dimensions: [("crm", crm), ("outcome", outcome)]).increment()
+    }
+    /// Counter `baton_crm_rate_limit_waits_total{crm, reason}`: write-backs that waited for a
+    /// rate limit. reason: limit (the channel's own `rate`, shared by every relay), http_429 (the
+    /// CRM answered 429, or a 429 held the channel off: every relay waits for its Retry-After).
+    public static func rateLimitWait(crm: String, reason: String) {
+        Counter(label: "baton_crm_rate_limit_waits_total", dimensions: [("crm", crm), ("reason", reason)]).increment()
+    }
+    /// Histogram `baton_crm_writeback_duration_seconds{crm}`: one write-back call to the CRM,
+    /// request to answer (calls not made are not measured).
+    public static func writeBackDuration(crm: String, _ duration: Duration) {
+        Timer(label: "baton_crm_writeback_duration_seconds", dimensions: [("crm", crm)]).recordNanoseconds(nanoseconds(duration))
+    }
+    /// Counter `baton_inbound_events_total{source, type, outcome}`: events received on
+    /// `/hooks/…/{source}`. type: the event's type when the source maps that type, else other
+    /// (bounded by the sources file, whatever a sender sends), unknown for a refused request;
+    /// outcome: started, signalled, owner_changed, staged (a `stage: true` mapping set the record's
+    /// lifecycle stage), rejected (a value that is no stage), ignored (maps to nothing, or nothing to do),
+    /// duplicate (seen before: a redelivery), rejected_signature (a bad, missing or stale
+    /// signature: the request counts once, its body is not read).
+    public static func inboundEvents(source: String, type: String, outcome: String, _ count: Int = 1) {
+        Counter(label: "baton_inbound_events_total", dimensions: [("source", source), ("type", type), ("outcome", outcome)])
+            .increment(by: count)
+    }
+
     // MARK: - Sampled from the database (every few seconds, cheap statements)
 
     /// Gauge `baton_instances{state}`: instances by state (live states counted exactly, finished ones estimated).

@@ -16,68 +16,93 @@ extension OutboxRelay {
     /// Sends the contact's owner as it is now (not as it was when the change was queued), so
     /// retries and reordering converge on the newest owner. No call when the CRM already holds it.
     func writeOwner(_ message: OutboxMessage, via channel: BatonCore.Channel) async -> Store.DeliveryOutcome {
-        guard channel.type.isCRM else {
-            return .dead("channel \(channel.name) is a \(channel.type.rawValue) channel; owners are written back only to hubspot and salesforce channels")
+        let (outcome, skipped) = await sendOwner(message, via: channel)
+        let crm = channel.type.rawValue
+        switch outcome {
+        case .delivered: BatonMetrics.writeBack(crm: crm, outcome: skipped ?? "ok")
+        case .retry: BatonMetrics.writeBack(crm: crm, outcome: "retried")
+        case .dead: BatonMetrics.writeBack(crm: crm, outcome: "dead")
+        case .deferred: break  // counted as a rate-limit wait
         }
-        guard let contact = message.contact else { return .dead("a write-back names no contact") }
+        return outcome
+    }
+
+    /// `writeOwner`'s delivery, and why no call was made when none was needed (the outcome of
+    /// `baton_crm_writebacks_total`).
+    private func sendOwner(_ message: OutboxMessage, via channel: BatonCore.Channel) async
+        -> (Store.DeliveryOutcome, skipped: String?) {
+        guard channel.type.isCRM else {
+            return (.dead("channel \(channel.name) is a \(channel.type.rawValue) channel; owners are written back only to hubspot and salesforce channels"), nil)
+        }
+        guard let contact = message.contact else { return (.dead("a write-back names no contact"), nil) }
         let crm = channel.type == .hubspot ? "HubSpot" : "Salesforce"
         guard let tokenName = channel.tokenEnv, let token = environment[tokenName], !token.isEmpty else {
-            return retryOrDead(message, maxAttempts: channel.maxAttempts,
-                               error: "the token variable \(channel.tokenEnv ?? "token_env") is not set for channel \(channel.name)",
-                               retryAfter: nil)
+            return (retryOrDead(message, maxAttempts: channel.maxAttempts,
+                                error: "the token variable \(channel.tokenEnv ?? "token_env") is not set for channel \(channel.name)",
+                                retryAfter: nil), nil)
         }
         let current: OwnerToWrite
         do {
             current = try await store.ownerToWrite(contact: contact, channel: channel.name, type: channel.type)
         } catch {
-            return retryOrDead(message, maxAttempts: channel.maxAttempts, error: "reading the owner: \(error)", retryAfter: nil)
+            return (retryOrDead(message, maxAttempts: channel.maxAttempts, error: "reading the owner: \(error)", retryAfter: nil), nil)
         }
-        guard current.known else { return .dead("there is no contact \(contact)") }
+        guard current.known else { return (.dead("there is no contact \(contact)"), nil) }
         let value: String
         if let owner = current.owner {
             guard let id = current.crmID, !id.isEmpty else {
                 let what = channel.type == .hubspot ? "<owner id>" : "<user id>"
-                return .dead("member \(owner) has no \(crm) id: add crm: { \(channel.type.rawValue): \"\(what)\" } to \(owner) "
-                             + "in the team file, apply it (batonctl teams apply FILE), then batonctl outbox retry \(message.id)")
+                return (.dead("member \(owner) has no \(crm) id: add crm: { \(channel.type.rawValue): \"\(what)\" } to \(owner) "
+                              + "in the team file, apply it (batonctl teams apply FILE), then batonctl outbox retry \(message.id)"), nil)
             }
             value = id
         } else if channel.type == .hubspot {
             value = ""  // unowned (queued in a team): clear the owner in HubSpot
         } else {
-            return .delivered  // Salesforce requires an owner: an unowned contact keeps the one it has there
+            // Salesforce requires an owner: an unowned contact keeps the one it has there.
+            return (.delivered, "skipped_unchanged")
         }
-        if current.crmHolds == value { return .delivered }
+        if current.crmHolds == value {
+            return (.delivered, current.crmHoldsOrigin == "crm" ? "skipped_human_change" : "skipped_unchanged")
+        }
         if let rate = channel.rate {
             do {
                 let take = try await store.takeRateCall(channel: channel.name, rate: rate, horizon: Self.rateHorizon)
                 guard take.granted else {
-                    return .deferred(after: take.wait + Self.jitter(take.wait),
-                                     note: "waiting for channel \(channel.name)'s rate limit (\(rate.calls)/\(rate.period))")
+                    BatonMetrics.rateLimitWait(crm: channel.type.rawValue, reason: "limit")
+                    return (.deferred(after: take.wait + Self.jitter(take.wait),
+                                      note: "waiting for channel \(channel.name)'s rate limit (\(rate.calls)/\(rate.period))"), nil)
                 }
                 if take.wait > .zero {
+                    BatonMetrics.rateLimitWait(crm: channel.type.rawValue, reason: "limit")
                     try await Task.sleep(for: take.wait)
                     // A 429 meanwhile: every relay holds off, including those holding slots.
                     let blocked = try await store.channelBlockedFor(channel.name)
                     if blocked > .zero {
-                        return .deferred(after: blocked + Self.jitter(blocked), note: "channel \(channel.name) is held off by a 429")
+                        BatonMetrics.rateLimitWait(crm: channel.type.rawValue, reason: "http_429")
+                        return (.deferred(after: blocked + Self.jitter(blocked), note: "channel \(channel.name) is held off by a 429"), nil)
                     }
                 }
             } catch {
-                return retryOrDead(message, maxAttempts: channel.maxAttempts, error: "taking a call of the rate limit: \(error)", retryAfter: nil)
+                return (retryOrDead(message, maxAttempts: channel.maxAttempts, error: "taking a call of the rate limit: \(error)", retryAfter: nil), nil)
             }
         }
         let request: HTTPClientRequest
         switch Self.ownerRequest(channel: channel, contact: contact, crmOwner: value, token: token) {
         case .success(let built): request = built
-        case .failure(let error): return .dead(error.description)
+        case .failure(let error): return (.dead(error.description), nil)
         }
-        if let refusal = OutboundAllowList.refusal(for: request.url, channel: channel.name, environment: environment) { return .dead(refusal) }
-        try? await store.recordOwnerSending(channel: channel.name, contact: contact, crmOwner: value)
+        if let refusal = OutboundAllowList.refusal(for: request.url, channel: channel.name, environment: environment) {
+            return (.dead(refusal), nil)
+        }
+        try? await store.recordOwnerSending(channel: channel.name, contact: contact, crmOwner: value, outbox: Int(message.id) ?? 0)
         let host = Self.host(request.url)
         do {
             let seconds = min(max(1, channel.timeout.seconds), BatonCore.Channel.maxTimeoutSeconds)
+            let called = ContinuousClock.now
             let response = try await http.execute(request, timeout: .seconds(Int64(seconds)))
             let answer = (try? await response.body.collect(upTo: 16 * 1024)).map { String(buffer: $0) } ?? ""
+            BatonMetrics.writeBackDuration(crm: channel.type.rawValue, ContinuousClock.now - called)
             let code = Int(response.status.code)
             if (200..<300).contains(code) {
                 do {
@@ -85,31 +110,32 @@ extension OutboxRelay {
                 } catch {
                     logger.warning("could not record a written owner", metadata: ["outbox": "\(message.id)", "error": "\(error)"])
                 }
-                return .delivered
+                return (.delivered, nil)
             }
             let retryAfter = response.headers.first(name: "Retry-After").flatMap { RetryAfter.delay($0, now: Date()) }
             if code == 429 {
                 // The CRM's own limit: every relay holds off for Retry-After, and this attempt does not count.
                 let pause = min(retryAfter ?? .seconds(10), RetryAfter.limit)
                 try? await store.blockChannel(channel.name, for: pause)
-                return .deferred(after: pause + Self.jitter(pause), note: "HTTP 429 from \(host): rate limited, retrying after \(pause)")
+                BatonMetrics.rateLimitWait(crm: channel.type.rawValue, reason: "http_429")
+                return (.deferred(after: pause + Self.jitter(pause), note: "HTTP 429 from \(host): rate limited, retrying after \(pause)"), nil)
             }
             if code == 408 || code >= 500 {
-                return retryOrDead(message, maxAttempts: channel.maxAttempts, error: "HTTP \(code) from \(host)", retryAfter: retryAfter)
+                return (retryOrDead(message, maxAttempts: channel.maxAttempts, error: "HTTP \(code) from \(host)", retryAfter: retryAfter), nil)
             }
             let detail = answer.isEmpty ? "" : ": " + answer.prefix(200).replacingOccurrences(of: "\n", with: " ")
             switch code {
             case 401, 403:
-                return .dead("HTTP \(code) from \(host): the token in \(tokenName) was refused (it needs the scope to write "
-                             + (channel.type == .hubspot ? "contacts, crm.objects.contacts.write)" : "\(channel.object ?? "records"))"))
+                return (.dead("HTTP \(code) from \(host): the token in \(tokenName) was refused (it needs the scope to write "
+                              + (channel.type == .hubspot ? "contacts, crm.objects.contacts.write)" : "\(channel.object ?? "records"))")), nil)
             case 404:
-                return .dead("HTTP 404 from \(host): \(crm) has no \(channel.object ?? "contact") \(contact)")
+                return (.dead("HTTP 404 from \(host): \(crm) has no \(channel.object ?? "contact") \(contact)"), nil)
             default:
-                return .dead("HTTP \(code) from \(host)\(detail) (not retried: a 4xx means the request itself is refused)")
+                return (.dead("HTTP \(code) from \(host)\(detail) (not retried: a 4xx means the request itself is refused)"), nil)
             }
         } catch {
-            return retryOrDead(message, maxAttempts: channel.maxAttempts,
-                               error: "\(host): \(String(describing: error).prefix(200))", retryAfter: nil)
+            return (retryOrDead(message, maxAttempts: channel.maxAttempts,
+                                error: "\(host): \(String(describing: error).prefix(200))", retryAfter: nil), nil)
         }
     }
 

@@ -200,19 +200,28 @@ public final class OutboxRelay: Sendable {
         let channel = channels[message.channel]
             ?? (message.channel == "log" ? BatonCore.Channel(name: "log", type: .log, maxAttempts: 1) : nil)
         let outcome: Store.DeliveryOutcome
+        let started = ContinuousClock.now
         if let channel {
             outcome = await deliver(message, via: channel)
         } else {
             outcome = retryOrDead(message, maxAttempts: 8, error: "unknown channel \(message.channel)", retryAfter: nil)
         }
         switch outcome {
-        case .delivered: await state.countDelivered()
+        case .delivered, .retry, .dead: BatonMetrics.deliveryDuration(channel: message.channel, ContinuousClock.now - started)
+        case .deferred: break  // not an attempt: held back by a rate limit
+        }
+        switch outcome {
+        case .delivered:
+            BatonMetrics.delivery(channel: message.channel, outcome: "delivered")
+            await state.countDelivered()
         case .dead(let error):
+            BatonMetrics.delivery(channel: message.channel, outcome: "dead")
             logger.error("delivery dead", metadata: ["outbox": "\(message.id)", "channel": "\(message.channel)", "error": "\(error)"])
         case .deferred(let after, let note):
             logger.debug("delivery deferred", metadata: ["outbox": "\(message.id)", "channel": "\(message.channel)",
                                                          "retry_in": "\(after)", "reason": "\(note)"])
         case .retry(let after, let error):
+            BatonMetrics.delivery(channel: message.channel, outcome: "retry")
             logger.notice("delivery failed; will retry", metadata: [
                 "outbox": "\(message.id)", "channel": "\(message.channel)", "attempt": "\(message.attempts)",
                 "retry_in": "\(after)", "error": "\(error)",

@@ -23,6 +23,28 @@ public struct OutboxMessage: Sendable, Codable {
     /// `notification` (a notify step's message), `owner_sync` (write the contact's current owner to
     /// a CRM channel) or `owner_changed` (an `owner.changed` event for a webhook channel).
     public var kind: String
+    /// Where the delivery goes, as `outbox list` shows it under TO: the recipient of a
+    /// notification; for a CRM write-back the record and the owner id it sent (or, not sent yet,
+    /// would send now), e.g. `hubspot:contact/123 → owner 456`; for an `owner.changed` event the
+    /// contact. Only listings fill it (nil in what the relay claims).
+    public var target: String?
+}
+
+extension OutboxMessage {
+    /// The TO of a write-back row: `<crm>:<object>/<record> → owner <id>`. `crmOwner` is the id
+    /// it sent ('' cleared the owner), else nil with `ownerNow` (the contact's owner now, a member)
+    /// and `ownerNowID` (that member's id in the CRM).
+    static func writeBackTarget(crm: String, object: String?, contact: String?, crmOwner: String?,
+                                ownerNow: String?, ownerNowID: String?) -> String {
+        let record = "\(crm):\(object ?? "contact")/\(contact ?? "?")"
+        switch (crmOwner, ownerNow, ownerNowID) {
+        case ("", _, _): return "\(record) → no owner"
+        case (let sent?, _, _): return "\(record) → owner \(sent)"
+        case (nil, let member?, let id?) where !id.isEmpty: return "\(record) → owner \(id) (\(member))"
+        case (nil, let member?, _): return "\(record) → \(member) (no \(crm) id)"
+        case (nil, nil, _): return "\(record) → no owner"
+        }
+    }
 }
 
 extension Store {
@@ -57,7 +79,25 @@ extension Store {
             recipient: try row.decode("recipient"), recipient_email: try row.decode("recipient_email"),
             message: try row.decode("message"), status: try row.decode("status"), attempts: try row.decode("attempts"),
             next_attempt_at: try row.decode("next_attempt_at"), last_error: try row.decode("last_error"),
-            created_at: try row.decode("created_at"), delivered_at: try row.decode("delivered_at"), kind: try row.decode("kind"))
+            created_at: try row.decode("created_at"), delivered_at: try row.decode("delivered_at"), kind: try row.decode("kind"),
+            target: nil)
+    }
+
+    /// A listed row, with its target (see `listOutbox`).
+    static func listedOutboxMessage(_ row: Row) throws -> OutboxMessage {
+        var message = try outboxMessage(row)
+        switch message.kind {
+        case "owner_sync":
+            message.target = OutboxMessage.writeBackTarget(
+                crm: try row.decode(String?.self, "channel_type") ?? message.channel, object: try row.decode("crm_object"),
+                contact: message.contact, crmOwner: try row.decode("crm_owner"), ownerNow: try row.decode("owner_now"),
+                ownerNowID: try row.decode("owner_now_crm"))
+        case "owner_changed":
+            message.target = "owner.changed of \(message.contact ?? "?")"
+        default:
+            message.target = message.recipient
+        }
+        return message
     }
 
     public func claimOutbox(limit: Int, lease: Duration) async throws -> [OutboxMessage] {
@@ -98,15 +138,24 @@ extension Store {
         }
     }
 
+    /// The newest deliveries (of status $1 when given), with what a write-back's target needs: the
+    /// channel's CRM and object, the owner id it sent, and — not sent yet — the contact's owner now
+    /// and that member's id in the CRM.
     static let listOutbox = """
-        SELECT id, idempotency_key, instance, workflow, step, contact, channel, recipient, recipient_email, message,
-               status, attempts, next_attempt_at, last_error, created_at, delivered_at, kind
-        FROM outbox WHERE ($1::text IS NULL OR status = $1) ORDER BY id DESC LIMIT $2
+        SELECT o.id, o.idempotency_key, o.instance, o.workflow, o.step, o.contact, o.channel, o.recipient, o.recipient_email,
+               o.message, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.delivered_at, o.kind,
+               o.crm_owner, ch.type AS channel_type, ch.spec ->> 'object' AS crm_object,
+               c.owner AS owner_now, m.crm ->> ch.type AS owner_now_crm
+        FROM (SELECT * FROM outbox WHERE ($1::text IS NULL OR status = $1) ORDER BY id DESC LIMIT $2) o
+        LEFT JOIN channels ch ON ch.name = o.channel
+        LEFT JOIN contacts c ON o.kind = 'owner_sync' AND o.crm_owner IS NULL AND c.id = o.contact
+        LEFT JOIN members m ON m.id = c.owner
+        ORDER BY o.id DESC
         """
 
     public func outbox(status: String?, limit: Int) async throws -> [OutboxMessage] {
         try await pool.withConnection { connection in
-            try await connection.query(Self.listOutbox, [status, limit]).map(Self.outboxMessage)
+            try await connection.query(Self.listOutbox, [status, limit]).map(Self.listedOutboxMessage)
         }
     }
 

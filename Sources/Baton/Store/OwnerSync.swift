@@ -13,6 +13,8 @@ public struct OwnerToWrite: Sendable, Equatable {
     public var crmID: String?
     /// The CRM's owner id as far as Baton knows (written with a 2xx answer, or reported by the CRM).
     public var crmHolds: String?
+    /// Who set `crmHolds` last: `baton` (a write the CRM accepted) or `crm` (the CRM reported it: a person).
+    public var crmHoldsOrigin: String?
 }
 
 /// A call taken from a channel's shared rate limit.
@@ -28,7 +30,7 @@ extension Store {
     /// what the CRM holds for the contact on channel $2 as far as Baton knows. Read when a
     /// write-back is sent, so every delivery sends the newest owner whatever order they run in.
     static let selectOwnerToWrite = """
-        SELECT c.id IS NOT NULL AS known, c.owner, m.crm ->> $3 AS crm_id, s.crm_owner
+        SELECT c.id IS NOT NULL AS known, c.owner, m.crm ->> $3 AS crm_id, s.crm_owner, s.origin
         FROM (SELECT $1::text AS id) k
         LEFT JOIN contacts c ON c.id = k.id
         LEFT JOIN members m ON m.id = c.owner
@@ -40,15 +42,25 @@ extension Store {
         try await pool.withConnection { connection in
             let row = try await connection.query(Self.selectOwnerToWrite, [contact, channel, type.rawValue])[0]
             return OwnerToWrite(known: try row.decode("known"), owner: try row.decode("owner"),
-                                crmID: try row.decode("crm_id"), crmHolds: try row.decode("crm_owner"))
+                                crmID: try row.decode("crm_id"), crmHolds: try row.decode("crm_owner"),
+                                crmHoldsOrigin: try row.decode("origin"))
         }
     }
 
     /// Records the owner id Baton is about to send (before the call, so an echo that overtakes the
-    /// answer is still recognised as Baton's own write).
+    /// answer is still recognised as Baton's own write), adds it to the ids Baton ever sent the
+    /// contact with the time of this send (so a late echo of an older write is recognised too), and
+    /// notes it on outbox row $4 (what `outbox list` shows as the row's target).
     static let recordOwnerSending = """
-        INSERT INTO crm_owners (channel, contact, sent_owner, origin) VALUES ($1, $2, $3, 'baton')
-        ON CONFLICT (channel, contact) DO UPDATE SET sent_owner = EXCLUDED.sent_owner, updated_at = now()
+        WITH noted AS (
+            UPDATE outbox SET crm_owner = $3 WHERE id = $4
+        )
+        INSERT INTO crm_owners AS s (channel, contact, sent_owner, sent_owners, sent_at, origin)
+        VALUES ($1, $2, $3, ARRAY[$3], clock_timestamp(), 'baton')
+        ON CONFLICT (channel, contact) DO UPDATE SET sent_owner = EXCLUDED.sent_owner,
+            sent_owners = CASE WHEN EXCLUDED.sent_owner = ANY (s.sent_owners) THEN s.sent_owners
+                               ELSE s.sent_owners || EXCLUDED.sent_owner END,
+            sent_at = EXCLUDED.sent_at, updated_at = now()
         """
 
     /// Records that the CRM accepted owner id $3 for the contact (a 2xx answer to Baton's write).
@@ -57,8 +69,9 @@ extension Store {
         ON CONFLICT (channel, contact) DO UPDATE SET crm_owner = EXCLUDED.crm_owner, origin = 'baton', updated_at = now()
         """
 
-    public func recordOwnerSending(channel: String, contact: String, crmOwner: String) async throws {
-        try await pool.withConnection { try await $0.query(Self.recordOwnerSending, [channel, contact, crmOwner]) }
+    /// Records that outbox row `outbox` is about to send `crmOwner` for `contact` on `channel`.
+    public func recordOwnerSending(channel: String, contact: String, crmOwner: String, outbox: Int) async throws {
+        try await pool.withConnection { try await $0.query(Self.recordOwnerSending, [channel, contact, crmOwner, outbox]) }
     }
 
     public func recordOwnerWritten(channel: String, contact: String, crmOwner: String) async throws {

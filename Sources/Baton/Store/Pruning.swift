@@ -8,6 +8,11 @@ public struct PruneReport: Sendable, Codable, Equatable {
     public var signals: Int
     public var outbox: Int
     public var batches: Int
+    /// Finished outbox rows of no instance: CRM owner write-backs and `owner.changed` events of
+    /// reassignments made outside a workflow (admin, API, console, CRM).
+    public var write_backs: Int = 0
+    /// Ids of inbound events (the sources' dedupe keys) past `Store.inboundEventRetention`.
+    public var inbound_events: Int = 0
 }
 
 /// What `contacts erase` removed.
@@ -62,6 +67,40 @@ extension Store {
                (SELECT count(*) FROM signals_gone) AS signals, (SELECT count(*) FROM outbox_gone) AS outbox
         """
 
+    /// Counts the finished (delivered or suppressed) outbox rows of no instance — CRM owner
+    /// write-backs, `owner.changed` events of reassignments outside a workflow — that finished
+    /// more than $1 seconds ago, and the inbound event ids received more than greatest($1, $2)
+    /// seconds ago.
+    static let countPrunableBookkeeping = """
+        SELECT (SELECT count(*) FROM outbox WHERE instance IS NULL AND status IN ('delivered', 'suppressed')
+                  AND coalesce(delivered_at, created_at) < now() - $1::float8 * interval '1 second') AS write_backs,
+               (SELECT count(*) FROM inbound_events
+                WHERE received_at < now() - greatest($1::float8, $2::float8) * interval '1 second') AS inbound_events
+        """
+
+    /// Deletes at most $2 finished outbox rows of no instance that finished more than $1 seconds
+    /// ago (a pending or in-flight row is never touched: only delivered and suppressed rows go;
+    /// SKIP LOCKED, so a relay never waits on a prune). Uses `outbox_detached_finished`.
+    static let pruneWriteBacksBatch = """
+        DELETE FROM outbox WHERE id IN (
+            SELECT id FROM outbox WHERE instance IS NULL AND status IN ('delivered', 'suppressed')
+              AND coalesce(delivered_at, created_at) < now() - $1::float8 * interval '1 second'
+            ORDER BY coalesce(delivered_at, created_at) LIMIT $2 FOR UPDATE SKIP LOCKED)
+        """
+
+    /// Deletes at most $3 inbound event ids received more than greatest($1, $2) seconds ago: an
+    /// event redelivered after that would be processed again, so $2 outlasts the senders' retries.
+    static let pruneInboundEventsBatch = """
+        DELETE FROM inbound_events WHERE (source, event_id) IN (
+            SELECT source, event_id FROM inbound_events WHERE received_at < now() - greatest($1::float8, $2::float8) * interval '1 second'
+            ORDER BY received_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+        """
+
+    /// How long an inbound event's id is kept at least, whatever `prune`'s age: a redelivery finds
+    /// it and does nothing twice. HubSpot retries a webhook it could not deliver up to 10 times
+    /// over 24 hours; 3 days outlast that with room for a sender's manual replay.
+    public static let inboundEventRetention = 3 * 86_400
+
     /// Removes finished instances older than `olderThan` seconds in batches of `batchSize`;
     /// with `dryRun`, only counts. Returns what was (or would be) removed.
     public func prune(olderThan seconds: Int, batchSize: Int = 1000, dryRun: Bool) async throws -> PruneReport {
@@ -69,8 +108,10 @@ extension Store {
         if dryRun {
             return try await pool.withConnection { connection in
                 let row = try await connection.query(Self.countPrunable, [seconds])[0]
+                let more = try await connection.query(Self.countPrunableBookkeeping, [seconds, Self.inboundEventRetention])[0]
                 return PruneReport(instances: try row.decode("instances"), events: try row.decode("events"),
-                                   signals: try row.decode("signals"), outbox: try row.decode("outbox"), batches: 0)
+                                   signals: try row.decode("signals"), outbox: try row.decode("outbox"), batches: 0,
+                                   write_backs: try more.decode("write_backs"), inbound_events: try more.decode("inbound_events"))
             }
         }
         var report = PruneReport(instances: 0, events: 0, signals: 0, outbox: 0, batches: 0)
@@ -82,7 +123,22 @@ extension Store {
             report.signals += try row.decode(Int.self, "signals")
             report.outbox += try row.decode(Int.self, "outbox")
             report.batches += 1
-            if instances < batchSize { return report }
+            if instances < batchSize { break }
+        }
+        report.write_backs = try await deleteInBatches(batchSize) { try await $0.query(Self.pruneWriteBacksBatch, [seconds, batchSize]) }
+        report.inbound_events = try await deleteInBatches(batchSize) {
+            try await $0.query(Self.pruneInboundEventsBatch, [seconds, Self.inboundEventRetention, batchSize])
+        }
+        return report
+    }
+
+    /// Runs a batch delete, one short transaction each, until a batch deletes fewer than `size` rows; returns the total.
+    private func deleteInBatches(_ size: Int, _ batch: (Connection) async throws -> QueryResult) async throws -> Int {
+        var total = 0
+        while true {
+            let deleted = try await pool.transaction { try await batch($0).affectedRows }
+            total += deleted
+            if deleted < size { return total }
         }
     }
 

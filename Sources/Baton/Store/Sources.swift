@@ -15,9 +15,11 @@ public struct InboundEvent: Sendable, Equatable {
     public var attributes: [String: String]
     /// Who made the change at the source (HubSpot's `sourceId`/`changeSource`), for the history.
     public var actor: String?
+    /// When the change happened at the source (HubSpot's `occurredAt`); nil: when it arrived.
+    public var occurredAt: Date?
 
     public init(id: String, type: String, contact: String, property: String? = nil, value: String? = nil,
-                attributes: [String: String] = [:], actor: String? = nil) {
+                attributes: [String: String] = [:], actor: String? = nil, occurredAt: Date? = nil) {
         self.id = id
         self.type = type
         self.contact = contact
@@ -25,6 +27,7 @@ public struct InboundEvent: Sendable, Equatable {
         self.value = value
         self.attributes = attributes
         self.actor = actor
+        self.occurredAt = occurredAt
     }
 }
 
@@ -70,13 +73,23 @@ extension Store {
                (SELECT count(*) FROM contacts WHERE id = $2) AS known
         """
 
-    /// Whether owner id $2, reported by HubSpot for contact $1, is Baton's own write-back echoing
-    /// back: the id HubSpot holds as far as Baton knows, or the id of Baton's latest write.
+    /// Whether owner id $2, reported by HubSpot for contact $1 as changed at $3 (HubSpot's
+    /// `occurredAt`; NULL: now), is Baton's own write-back echoing back: the id HubSpot holds as far
+    /// as Baton knows, the id of Baton's latest write, or the late echo of an older write — an id
+    /// Baton wrote before, in a change that occurred before Baton sent its latest write (give or
+    /// take $4 seconds, HubSpot's clock running ahead of the database's). A person who sets an
+    /// older owner again later is not an echo: that change occurs after Baton's latest send.
     static let isOwnWriteBack = """
         SELECT EXISTS (
             SELECT 1 FROM crm_owners s JOIN channels ch ON ch.name = s.channel AND ch.type = 'hubspot'
-            WHERE s.contact = $1 AND $2 IN (s.crm_owner, s.sent_owner)) AS own
+            WHERE s.contact = $1
+              AND ($2 IN (s.crm_owner, s.sent_owner)
+                   OR ($2 = ANY (s.sent_owners)
+                       AND coalesce($3::timestamptz, now()) < s.sent_at + $4::float8 * interval '1 second'))) AS own
         """
+    /// How far HubSpot's clock (an event's `occurredAt`) may run ahead of the database's and a late
+    /// echo of Baton's older write still be recognised as one (see `isOwnWriteBack`).
+    static let echoClockTolerance = 2.0
     /// HubSpot reported owner id $2 for contact $1: every HubSpot channel's write-back of that
     /// owner finds it there already and makes no call (no echo back to the CRM).
     static let recordCRMReportedOwner = """
@@ -122,7 +135,8 @@ extension Store {
         // Workflows are read before the transaction: a version applied meanwhile starts on the next batch.
         var workflows: [String: StoredWorkflow] = [:]
         for case .start(let name)? in mappings.map({ $0?.action }) where workflows[name] == nil {
-            guard let stored = try await workflow(name) else {
+            // The newest version, its definition decoded once per version (not once per batch).
+            guard let stored = try await newestWorkflow(name) else {
                 throw BatonError.conflict("source \(source.name) starts workflow \(name), which is not stored: apply it first")
             }
             workflows[name] = stored
@@ -137,39 +151,70 @@ extension Store {
             }
         }
         let stages = mappings.contains { $0?.action == .stage } ? try await lifecycleStages().settable : []
-        return try await pool.transaction { connection in
+        let (done, outcomes) = try await pool.transaction { connection -> (IngestReport, [String]) in
+            // Per unique event, what became of it (the metric's outcome); rebuilt if the transaction is retried.
+            var batch = report
+            var outcomes = Array(repeating: "duplicate", count: unique.count)
             let fresh = Set(try await connection.query(Self.recordInboundEvents, [
                 source.name, unique.map(\.id), unique.map(\.type), unique.map(\.contact), actions,
             ]).map { try $0.decode(String.self, at: 0) })
-            report.duplicates += unique.count - fresh.count
-            var starts: [String: [EnrollmentRequest]] = [:]
-            for (event, mapping) in zip(unique, mappings) where fresh.contains(event.id) {
+            batch.duplicates += unique.count - fresh.count
+            var starts: [String: [(index: Int, request: EnrollmentRequest)]] = [:]
+            for (index, (event, mapping)) in zip(unique, mappings).enumerated() where fresh.contains(event.id) {
                 switch mapping?.action {
                 case .start(let name)?:
-                    starts[name, default: []].append(EnrollmentRequest(contact: event.contact, attributes: event.attributes))
+                    starts[name, default: []].append((index, EnrollmentRequest(contact: event.contact, attributes: event.attributes)))
                 case .signal(let name)?:
                     try await mergeAttributes(event, connection)
                     try await connection.query(Self.lockContactForSignal, [event.contact])
                     let row = try await connection.query(Self.recordSignal, [event.contact, name, Self.payload(event)])[0]
-                    if try row.decode(Int?.self, "signal") == nil { report.ignored += 1 } else { report.signalled += 1 }
+                    let signalled = try row.decode(Int?.self, "signal") != nil
+                    if signalled { batch.signalled += 1 } else { batch.ignored += 1 }
+                    outcomes[index] = signalled ? "signalled" : "ignored"
                 case .ownerChanged?:
-                    if try await recordOwnerChange(event, source: source, connection) { report.owner_changed += 1 } else { report.ignored += 1 }
+                    let changed = try await recordOwnerChange(event, source: source, connection)
+                    if changed { batch.owner_changed += 1 } else { batch.ignored += 1 }
+                    outcomes[index] = changed ? "owner_changed" : "ignored"
                 case .stage?:
-                    try await recordStage(event, source: source, stages: stages, &report, connection)
+                    let before = batch
+                    try await recordStage(event, source: source, stages: stages, &batch, connection)
+                    outcomes[index] = batch.staged > before.staged ? "staged" : batch.rejected > before.rejected ? "rejected" : "ignored"
                 case nil:
                     try await mergeAttributes(event, connection)
-                    report.ignored += 1
+                    batch.ignored += 1
+                    outcomes[index] = "ignored"
                 }
             }
-            for (name, requests) in starts.sorted(by: { $0.key < $1.key }) {
+            for (name, entries) in starts.sorted(by: { $0.key < $1.key }) {
                 let stored = workflows[name]!
+                let requests = entries.map(\.request)
                 let rows = try await connection.query(Self.enrollContacts, [
                     stored.name, stored.version, stored.definition.start, requests.map(\.contact),
                     PostgresArrayLiteral(requests.map { PostgresJSON($0.attributes).postgresText }), true,
                 ])
-                report.started += try rows.filter { try $0.decode(Bool.self, "created") }.count
+                var created = Set(try rows.filter { try $0.decode(Bool.self, "created") }.map { try $0.decode(String.self, "contact") })
+                batch.started += created.count
+                // An event whose contact already runs the workflow starts nothing.
+                for entry in entries { outcomes[entry.index] = created.remove(entry.request.contact) != nil ? "started" : "ignored" }
             }
-            return report
+            return (batch, outcomes)
+        }
+        Self.countInbound(events, unique: unique, outcomes: outcomes, source: source)
+        return done
+    }
+
+    /// `baton_inbound_events_total` for a committed batch: each event's type (when the source maps
+    /// it, else `other`) and outcome; a second copy of an event in the batch is a duplicate.
+    private static func countInbound(_ events: [InboundEvent], unique: [InboundEvent], outcomes: [String], source: Source) {
+        let mapped = Set(source.events.map(\.type))
+        var counts: [String: [String: Int]] = [:]
+        for (event, outcome) in zip(unique, outcomes) { counts[event.type, default: [:]][outcome, default: 0] += 1 }
+        var seen = Set<String>()
+        for event in events where !seen.insert(event.id).inserted { counts[event.type, default: [:]]["duplicate", default: 0] += 1 }
+        for (type, byOutcome) in counts {
+            for (outcome, count) in byOutcome {
+                BatonMetrics.inboundEvents(source: source.name, type: mapped.contains(type) ? type : "other", outcome: outcome, count)
+            }
         }
     }
 
@@ -186,7 +231,9 @@ extension Store {
         let row = try await connection.query(Self.resolveCRMOwner, [crmOwner, event.contact])[0]
         guard try row.decode(Int.self, "known") == 1, let member = try row.decode(String?.self, "member") else { return false }
         if try row.decode(String?.self, "owner") == member { return false }
-        if source.kind == .hubspot, try await connection.query(Self.isOwnWriteBack, [event.contact, crmOwner])[0].decode(Bool.self, "own") {
+        if source.kind == .hubspot, try await connection.query(Self.isOwnWriteBack, [
+            event.contact, crmOwner, event.occurredAt, Self.echoClockTolerance,
+        ])[0].decode(Bool.self, "own") {
             return false
         }
         if source.kind == .hubspot {

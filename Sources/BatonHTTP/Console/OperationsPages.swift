@@ -73,7 +73,7 @@ struct OperationsPages {
                     "pending": rows.filter { $0.status == "pending" || $0.status == "delivering" }.count,
                     "dead": rows.filter { $0.status == "dead" }.count,
                     "rows": rows.map { m -> [String: Any] in
-                        ["id": m.id, "status": m.status, "isDead": m.status == "dead", "recipient": m.recipient ?? "–",
+                        ["id": m.id, "status": m.status, "isDead": m.status == "dead", "recipient": m.target ?? "–",
                          "instance": m.instance as Any, "step": m.step ?? "", "attempts": m.attempts,
                          "lastError": m.last_error ?? "", "message": m.message,
                          "next": ConsoleFormat.time(m.next_attempt_at) as Any, "created": ConsoleFormat.time(m.created_at) as Any]
