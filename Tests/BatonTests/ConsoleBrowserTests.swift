@@ -154,6 +154,28 @@ struct ConsoleBrowserTests {
         }
     }
 
+    @Test("every page fits a 390 px phone screen: no sideways scrolling of the page, wide tables scroll in their box")
+    func everyPageFitsAPhone() async throws {
+        try await Setup.with("cons_phone") { s in
+            let ids = try await s.waiting(3)
+            _ = try await s.engine.start("failing", "C-F1")
+            try await s.engine.drain()
+            try await s.signIn(s.admin)
+            try await s.browser.resize(width: 390, height: 844)
+            let pages = ["/", "/instances", "/instances/\(ids[0])", "/stuck", "/contacts/C-1", "/teams", "/workflows",
+                         "/workflows/flow", "/outbox"]
+            for page in pages {
+                try await s.open(page)
+                _ = try await s.browser.waitFor("main")
+                let overflow = try await s.browser.execute(
+                    "return document.documentElement.scrollWidth - document.documentElement.clientWidth;") as? Int ?? -1
+                #expect(overflow == 0, "\(page) is \(overflow) px wider than a 390 px screen")
+                let name = page == "/" ? "overview" : page.dropFirst().replacingOccurrences(of: "/", with: "-")
+                try await s.shot("phone-\(name)")
+            }
+        }
+    }
+
     @Test("filter instances by state and owner with the form")
     func filterByStateAndOwner() async throws {
         try await Setup.with("cons_filter") { s in

@@ -150,7 +150,7 @@ struct DatabaseRolesTests {
         #expect(reassign.output.contains("permission denied"), "\(reassign.output)")
         #expect(reassign.output.contains("baton_admin"), "\(reassign.output)")
 
-        let reader = try await Connection.connect(try ConnectionConfig(try setup.url("baton_readonly")))
+        let reader = try await Connection.connect(try ConnectionConfig(try setup.url("baton_readonly"), connectTimeoutSeconds: 60))
         defer { Task { await reader.close() } }
         let refused = await #expect(throws: PostgresError.self) { try await reader.query("SELECT hash FROM api_tokens") }
         #expect(refused?.isInsufficientPrivilege == true)

@@ -99,16 +99,22 @@ struct Engine {
 }
 
 extension ConnectionConfig {
-    /// The URL child processes get: the server's DATABASE_URL with this database name.
+    /// The URL child processes get: the server's DATABASE_URL with this database name, and a
+    /// minute to connect (as the tests' own connections have) unless it names a connect_timeout:
+    /// on a loaded machine a connect may take longer than the programs' 5 s default.
     var urlForChildren: String {
         let base = ProcessInfo.processInfo.environment["DATABASE_URL"] ?? ""
+        let timeout = base.contains("connect_timeout") ? "" : " connect_timeout=60"
         // Key/value form works for both URL and key/value bases: libpq lets a later dbname win.
-        return base.contains("://") ? replacingDatabase(in: base) : "\(base) dbname=\(database)"
+        return base.contains("://") ? replacingDatabase(in: base) : "\(base) dbname=\(database)\(timeout)"
     }
 
     private func replacingDatabase(in url: String) -> String {
         guard var components = URLComponents(string: url) else { return url }
         components.path = "/\(database)"
+        if !url.contains("connect_timeout") {
+            components.queryItems = (components.queryItems ?? []) + [URLQueryItem(name: "connect_timeout", value: "60")]
+        }
         return components.string ?? url
     }
 }

@@ -39,7 +39,7 @@ struct PgBouncerTests {
 
     /// A store whose pool goes through `bouncer` the way baton-worker's does with `--pooler pgbouncer`.
     func pooledStore(_ bouncer: PgBouncer, _ engine: Engine) throws -> Store {
-        var config = try ConnectionConfig(bouncer.url(database: engine.config.database), applicationName: "baton-tests")
+        var config = try ConnectionConfig(bouncer.url(database: engine.config.database), connectTimeoutSeconds: 60, applicationName: "baton-tests")
         config.pooling = .transactionPooler
         config.timeouts = .within(lease: .seconds(10))
         return Store(pool: ConnectionPool(config, maxConnections: 4, checkoutTimeout: .seconds(60)))
@@ -102,7 +102,7 @@ struct PgBouncerTests {
         try await engine.store.pool.withConnection { connection in
             _ = try await connection.executeScript("ALTER DATABASE \(engine.config.database) SET timezone = 'Pacific/Auckland'")
         }
-        var config = try ConnectionConfig(bouncer.url(database: engine.config.database), applicationName: "baton-tests")
+        var config = try ConnectionConfig(bouncer.url(database: engine.config.database), connectTimeoutSeconds: 60, applicationName: "baton-tests")
         config.pooling = .transactionPooler
         config.timeouts = SessionTimeouts(statement: .milliseconds(300), lock: .milliseconds(200))
         let pool = ConnectionPool(config, maxConnections: 4)

@@ -87,7 +87,7 @@ struct PoolTests {
         let started = try await runProgram(pg, ["start"], environment: env)
         try #require(started.status == 0, "scripts/pg start failed: \(started.output)")
         let url = try #require(started.output.split(separator: "\n").last { $0.hasPrefix("postgresql://") })
-        let pool = ConnectionPool(try ConnectionConfig(String(url)), maxConnections: 4)
+        let pool = ConnectionPool(try ConnectionConfig(String(url), connectTimeoutSeconds: 60), maxConnections: 4)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for _ in 0..<4 { group.addTask { try await pool.withConnection { _ = try await $0.query("SELECT pg_sleep(0.05)") } } }
             try await group.waitForAll()

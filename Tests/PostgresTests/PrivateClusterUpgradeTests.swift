@@ -45,7 +45,7 @@ struct PrivateClusterUpgradeTests {
         try #require(started.status == 0, "scripts/pg start failed: \(started.output)")
         #expect(started.output.contains("upgrading the private cluster"))
         let url = try #require(started.output.split(separator: "\n").last { $0.hasPrefix("postgresql://") })
-        let connection = try await Connection.connect(try ConnectionConfig(String(url)))
+        let connection = try await Connection.connect(try ConnectionConfig(String(url), connectTimeoutSeconds: 60))
         defer { Task { await connection.close() } }
         let row = try await connection.query("SELECT rolsuper, rolcreatedb, oid <> 10 FROM pg_roles WHERE rolname = current_user")[0]
         #expect(try row.decode(Bool.self, at: 0) == false, "baton is still a superuser")

@@ -84,14 +84,14 @@ struct TLSTests {
         let port = try #require(URLComponents(string: String(url))?.port)
 
         let verified = try ConnectionConfig(
-            "host=localhost port=\(port) user=baton password=baton dbname=baton sslmode=verify-full sslrootcert=\(path("ca.crt"))")
+            "host=localhost port=\(port) user=baton password=baton dbname=baton sslmode=verify-full sslrootcert=\(path("ca.crt"))", connectTimeoutSeconds: 60)
         let connection = try await Connection.connect(verified)
         let ssl = try await connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")[0].decode(Bool.self, at: 0)
         #expect(ssl)
         await connection.close()
 
         let wrongCA = try ConnectionConfig(
-            "host=localhost port=\(port) user=baton password=tls-Secret-9 dbname=baton sslmode=verify-full sslrootcert=\(path("other.crt"))")
+            "host=localhost port=\(port) user=baton password=tls-Secret-9 dbname=baton sslmode=verify-full sslrootcert=\(path("other.crt"))", connectTimeoutSeconds: 60)
         let error = await #expect(throws: PostgresError.self) { try await Connection.connect(wrongCA) }
         let text = error.map { "\($0)" } ?? ""
         #expect(error?.code == .connectionFailed)

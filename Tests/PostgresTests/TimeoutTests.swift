@@ -67,7 +67,7 @@ struct TimeoutTests {
         let own = base.contains("://")
             ? base + (base.contains("?") ? "&" : "?") + "options=-c%20statement_timeout%3D7000"
             : base + " options='-c statement_timeout=7000'"
-        var config = try ConnectionConfig(own).with(database: self.config.database)
+        var config = try ConnectionConfig(own, connectTimeoutSeconds: 60).with(database: self.config.database)
         config.timeouts = SessionTimeouts(statement: .seconds(1), lock: .seconds(2))
         let connection = try await Connection.connect(config)
         defer { Task { await connection.close() } }
