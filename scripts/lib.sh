@@ -92,3 +92,16 @@ ensure_pgbouncer() {
     as_root systemctl disable --now pgbouncer >/dev/null 2>&1 || true
   fi
 }
+
+# Builds the named products quietly: nothing on success but our own warnings; the whole output on
+# failure. A dependency's packaging notes (swift-distributed-tracing's CMakeLists.txt) are dropped.
+build_products() {
+  local product out
+  for product in "$@"; do
+    if ! out=$(swift build --product "$product" 2>&1); then
+      printf '%s\n' "$out" >&2
+      return 1
+    fi
+    printf '%s\n' "$out" | grep -E 'warning:|error:' | grep -v "swift-distributed-tracing" >&2 || true
+  done
+}
