@@ -1,3 +1,4 @@
+import Baton
 import Foundation
 
 /// A strict RFC 8259 parser straight into `JSONValue`. The `Codable` route (`JSONDecoder` into
@@ -129,82 +130,5 @@ struct JSONParser {
     }
 
     /// A string at `index` (its opening quote); its escapes resolved, its UTF-8 validated.
-    private mutating func string() -> String? {
-        index += 1  // "
-        let start = index
-        // The common case: no escapes, so the bytes between the quotes are the string.
-        while let byte = current, byte != UInt8(ascii: "\""), byte != UInt8(ascii: "\\") {
-            guard byte >= 0x20 else { return nil }
-            index += 1
-        }
-        guard let stop = current else { return nil }
-        if stop == UInt8(ascii: "\"") {
-            defer { index += 1 }
-            return String(validating: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        }
-        var utf8 = Array(UnsafeBufferPointer(rebasing: bytes[start..<index]))
-        while let byte = current {
-            switch byte {
-            case UInt8(ascii: "\""):
-                index += 1
-                return String(validating: utf8, as: UTF8.self)
-            case UInt8(ascii: "\\"):
-                index += 1
-                guard let escaped = current else { return nil }
-                index += 1
-                switch escaped {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): utf8.append(escaped)
-                case UInt8(ascii: "b"): utf8.append(0x08)
-                case UInt8(ascii: "f"): utf8.append(0x0C)
-                case UInt8(ascii: "n"): utf8.append(0x0A)
-                case UInt8(ascii: "r"): utf8.append(0x0D)
-                case UInt8(ascii: "t"): utf8.append(0x09)
-                case UInt8(ascii: "u"):
-                    guard let scalar = unicodeEscape() else { return nil }
-                    utf8.append(contentsOf: Array(String(Character(scalar)).utf8))
-                default: return nil
-                }
-            case 0..<0x20:
-                return nil
-            default:
-                utf8.append(byte)
-                index += 1
-            }
-        }
-        return nil
-    }
-
-    /// `XXXX` after `\u` (and a second `\uXXXX` for a surrogate pair); nil for a lone surrogate.
-    private mutating func unicodeEscape() -> Unicode.Scalar? {
-        guard let high = hex4() else { return nil }
-        switch high {
-        case 0xD800...0xDBFF:
-            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { return nil }
-            index += 2
-            guard let low = hex4(), (0xDC00...0xDFFF).contains(low) else { return nil }
-            return Unicode.Scalar(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))
-        case 0xDC00...0xDFFF:
-            return nil
-        default:
-            return Unicode.Scalar(high)
-        }
-    }
-
-    private mutating func hex4() -> UInt32? {
-        guard index + 4 <= bytes.count else { return nil }
-        var result: UInt32 = 0
-        for _ in 0..<4 {
-            let byte = bytes[index]
-            let digit: UInt8
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            result = result << 4 | UInt32(digit)
-            index += 1
-        }
-        return result
-    }
+    private mutating func string() -> String? { JSONStringReader.string(bytes, at: &index) }
 }
