@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// How Baton's executables write their logs: `text` (one readable line) or `json` (one JSON object
 /// per line with `ts`, `level`, `label`, `msg` and the metadata as fields), to standard error.
@@ -18,25 +19,23 @@ public enum LogFormat: String, Sendable, CaseIterable {
 }
 
 /// The level and format every handler of the process reads at each line, so that both can
-/// change while the process runs. `@unchecked Sendable`: both fields are only touched under `lock`.
-public final class LogControl: @unchecked Sendable {
+/// change while the process runs. One atomic word (no lock: every log call, also one below the
+/// level, reads the level).
+public final class LogControl: Sendable {
     /// The process's one instance, set by `LogFormat.bootstrap`.
     public static let shared = LogControl()
-    private let lock = NSLock()
-    private var currentLevel = Logger.Level.info
-    private var currentFormat = LogFormat.text
+    private static let levels = Logger.Level.allCases
+    /// The level's index in `Logger.Level.allCases`, plus 16 for JSON.
+    private let state = Atomic<Int>(LogControl.levels.firstIndex(of: .info)!)
 
     /// The level lines must reach to be written.
-    public var level: Logger.Level { lock.withLock { currentLevel } }
+    public var level: Logger.Level { Self.levels[state.load(ordering: .relaxed) % 16] }
     /// How lines are written.
-    public var format: LogFormat { lock.withLock { currentFormat } }
+    public var format: LogFormat { state.load(ordering: .relaxed) >= 16 ? .json : .text }
 
     /// From the next line on, writes lines at `level` and above in `format`.
     public func set(level: Logger.Level, format: LogFormat) {
-        lock.withLock {
-            currentLevel = level
-            currentFormat = format
-        }
+        state.store(Self.levels.firstIndex(of: level)! + (format == .json ? 16 : 0), ordering: .relaxed)
     }
 }
 
