@@ -54,9 +54,12 @@ struct Engine {
     }
 
     /// Runs an in-process worker until nothing is due.
-    func drain(id: String = "test-worker", lease: Duration = .seconds(10)) async throws {
+    /// `machine` sets the retry backoff (tests that look at an instance between its attempts give
+    /// it one longer than any run, so a slow machine cannot retry it before they look).
+    func drain(id: String = "test-worker", lease: Duration = .seconds(10), machine: Machine = Machine()) async throws {
         let worker = Worker(store: store, configuration: WorkerConfiguration(
-            id: id, concurrency: 2, batchSize: 50, pollInterval: .milliseconds(100), lease: lease, untilIdle: true))
+            id: id, concurrency: 2, batchSize: 50, pollInterval: .milliseconds(100), lease: lease, untilIdle: true),
+            machine: machine)
         try await worker.run()
     }
 

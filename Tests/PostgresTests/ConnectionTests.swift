@@ -176,8 +176,8 @@ struct ConnectionTests {
         let killer = try await Connection.connect(config)
         defer { Task { await connection.close(); await killer.close() } }
         let pid = try await connection.backendPID()
-        try await killer.query("SELECT pg_terminate_backend($1)", [Int(pid)])
-        try await Task.sleep(for: .milliseconds(100))
+        // Waits until the backend is gone (pg_terminate_backend alone only signals it).
+        #expect(try await killer.query("SELECT pg_terminate_backend($1, 60000)", [Int(pid)])[0].decode(Bool.self, at: 0))
         let error = try await #require(throws: PostgresError.self) { try await connection.query("SELECT 1") }
         #expect(error.isConnectionError)
         #expect(await connection.isReusable() == false)
