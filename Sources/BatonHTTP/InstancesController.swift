@@ -31,8 +31,15 @@ struct InstancesController {
             let enrolled = try await store.enroll([EnrollmentRequest(contact: contact, attributes: attributes)], in: workflow,
                                                   notify: false)[0]
             if enrolled.created { await wake.poke(workflow) }
-            guard let detail = try await store.instanceDetail(enrolled.instance) else {
-                throw BatonError.notFound("instance \(enrolled.instance) vanished")
+            // A new instance is answered as its start stored it (no timeline, no wait yet); a live one as it is now.
+            let detail: InstanceDetail
+            if let summary = enrolled.summary {
+                detail = InstanceDetail(summary, lastError: nil, timeline: [])
+            } else {
+                guard let live = try await store.instanceDetail(enrolled.instance) else {
+                    throw BatonError.notFound("instance \(enrolled.instance) vanished")
+                }
+                detail = live
             }
             return Reply(detail, status: enrolled.created ? .created : .ok, location: "/v1/instances/\(detail.id)")
         }

@@ -3,7 +3,7 @@ import Foundation
 import Postgres
 
 /// An instance as `instances list` shows it (the JSON field names are a contract).
-public struct InstanceSummary: Sendable, Codable {
+public struct InstanceSummary: Sendable, Codable, Equatable {
     public var id: String
     public var workflow: String
     public var version: Int

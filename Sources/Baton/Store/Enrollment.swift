@@ -8,6 +8,16 @@ public struct Enrollment: Sendable, Equatable {
     public var instance: Int
     /// False when the contact already had a live instance of the workflow (that one is returned).
     public var created: Bool
+    /// The new instance as its start stored it (nil when `created` is false): what a caller would
+    /// otherwise read back.
+    public var summary: InstanceSummary?
+
+    public init(contact: String, instance: Int, created: Bool, summary: InstanceSummary? = nil) {
+        self.contact = contact
+        self.instance = instance
+        self.created = created
+        self.summary = summary
+    }
 }
 
 /// A contact to enroll: its id and attributes.
@@ -24,73 +34,73 @@ extension Store {
     /// Creates or updates the contacts (new attributes merged over old ones) and starts an instance
     /// of $1 v$2 at step $3 for each contact that has no live one. The partial unique index
     /// `workflow_instances_one_live` makes a racing second start a no-op, never a duplicate;
-    /// the existing instance is returned instead. Wakes idle workers on commit when $6 is true (a
+    /// the existing instance is returned instead; a new one comes back with the columns of its
+    /// summary as stored. With $7, nothing happens unless $2 is still the newest version (a process
+    /// that cached the version it saw newest learns of a newer one from the empty answer). Wakes
+    /// idle workers on commit when $6 is true (a
     /// caller with many small concurrent starts passes false and coalesces its wake-ups: NOTIFY
     /// serialises committing transactions, so one per start would cap them at one per WAL flush).
-    static let enrollContacts = """
-        WITH input AS (
+    static let enrollContacts = PreparedStatement(name: "baton_enroll_v2", sql: """
+        WITH current AS (
+            SELECT NOT $7 OR max(version) = $2 AS ok FROM workflow_definitions WHERE name = $1
+        ), input AS (
             SELECT * FROM unnest($4::text[], $5::jsonb[]) WITH ORDINALITY AS x(contact, attributes, n)
+            WHERE (SELECT ok FROM current)
         ), upserted AS (
             INSERT INTO contacts (id, attributes)
             SELECT contact, attributes FROM input ORDER BY contact
             ON CONFLICT (id) DO UPDATE SET attributes = contacts.attributes || EXCLUDED.attributes, updated_at = now()
-            RETURNING id
+            RETURNING id, owner, team
         ), started AS (
             INSERT INTO workflow_instances (workflow, version, contact, state, step, run_at)
             SELECT $1, $2, u.id, 'ready', $3, now() FROM upserted u
             ON CONFLICT (workflow, contact) WHERE state NOT IN ('completed', 'cancelled') DO NOTHING
-            RETURNING id, contact
+            RETURNING id, contact, state, step, priority, run_at, updated_at
         ), woken AS (
             SELECT pg_notify('baton_wake', $1) WHERE $6 AND EXISTS (SELECT 1 FROM started)
         )
-        SELECT contact, id, true AS created FROM started
+        SELECT s.contact, s.id, true AS created, s.state, s.step, s.priority, s.run_at, s.updated_at, u.owner, u.team
+        FROM started s JOIN upserted u ON u.id = s.contact
         UNION ALL
-        SELECT i.contact, i.id, false FROM workflow_instances i JOIN input x ON x.contact = i.contact
+        SELECT i.contact, i.id, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM workflow_instances i JOIN input x ON x.contact = i.contact
         WHERE i.workflow = $1 AND i.state NOT IN ('completed', 'cancelled')
           AND NOT EXISTS (SELECT 1 FROM started s WHERE s.contact = i.contact)
           AND (SELECT count(*) FROM woken) >= 0
-        """
+        """)
 
-    /// Enrolls contacts in the newest version of `workflow`, in one transaction.
-    /// Throws `BatonError.notFound` when the workflow has never been applied.
+    /// Enrolls contacts in the newest version of `workflow`, in one transaction and, while this
+    /// process knows that version, one round trip. Throws `BatonError.notFound` when the workflow
+    /// has never been applied.
     public func enroll(_ requests: [EnrollmentRequest], in workflow: String, notify: Bool = true) async throws -> [Enrollment] {
-        guard let stored = try await newestWorkflow(workflow) else {
-            throw BatonError.notFound("unknown workflow \(workflow): apply it first with `batonctl workflows apply FILE`")
-        }
+        guard var stored = try await cachedNewestWorkflow(workflow) else { throw Self.unknownWorkflow(workflow) }
         guard !requests.isEmpty else { return [] }
-        // Records are named `KIND:ID` or by a contact's plain id; the workflow runs on one kind.
-        let subject = stored.definition.subjectKind
-        var requests = requests
-        for index in requests.indices {
-            guard let ref = RecordRef(parsing: requests[index].contact) else { continue }  // empty: the check below says so
-            if ref.kind != subject {
-                throw BatonError.invalid(
-                    "workflow \(workflow) runs on \(subject.rawValue) records (subject: \(subject.rawValue)); \(ref) is a "
-                    + "\(ref.kind.rawValue)" + (subject == .contact ? "" : ": start it with --record \(subject.rawValue):ID"))
-            }
-            requests[index].contact = ref.storageKey
-        }
-        if let policy = stored.definition.onDuplicate, policy != .allow {
-            requests = try await resolveDuplicates(requests, workflow: stored.definition, policy: policy)
-        }
-        // A contact listed twice in one batch: the last attributes win, enrolled once.
-        var merged: [String: [String: String]] = [:]
-        var order: [String] = []
-        for request in requests {
-            if merged[request.contact] == nil { order.append(request.contact) }
-            merged[request.contact, default: [:]].merge(request.attributes) { _, new in new }
-        }
-        let attributes = order.map { PostgresJSON(merged[$0]!).postgresText }
         // A start racing ours may commit after our statement's snapshot: then neither branch sees
-        // that contact's instance. Running the statement again sees it.
+        // that contact's instance. Running the statement again sees it. An empty answer also means
+        // a newer version was applied since this process looked: then the next round uses it.
         for _ in 0..<5 {
+            let (order, attributes) = try await enrollmentBatch(requests, of: stored)
+            if order.isEmpty { return [] }
             let rows = try await pool.withConnection { connection in
                 try await connection.query(
                     Self.enrollContacts,
-                    [stored.name, stored.version, stored.definition.start, order, PostgresArrayLiteral(attributes), notify])
+                    [stored.name, stored.version, stored.definition.start, order, PostgresArrayLiteral(attributes), notify, true])
             }
-            let found = try rows.map {
-                Enrollment(contact: try $0.decode("contact"), instance: try $0.decode("id"), created: try $0.decode("created"))
+            if rows.isEmpty {
+                guard let newest = try await newestWorkflow(workflow) else { throw Self.unknownWorkflow(workflow) }
+                stored = newest
+                continue
+            }
+            let found = try rows.map { row in
+                let contact: String = try row.decode("contact")
+                let id: Int = try row.decode("id")
+                let created: Bool = try row.decode("created")
+                let summary = created ? InstanceSummary(
+                    id: String(id), workflow: stored.name, version: stored.version, contact: contact,
+                    state: try row.decode("state"), step: try row.decode("step"), owner: try row.decode("owner"),
+                    team: try row.decode("team"), priority: try row.decode("priority"), run_at: try row.decode("run_at"),
+                    updated_at: try row.decode("updated_at")) : nil
+                return Enrollment(contact: contact, instance: id, created: created, summary: summary)
             }
             if Set(found.map(\.contact)).count == order.count {
                 let byContact = Dictionary(found.map { ($0.contact, $0) }, uniquingKeysWith: { a, _ in a })
@@ -98,6 +108,40 @@ extension Store {
             }
         }
         throw BatonError.conflict("could not enroll: concurrent starts kept changing the instances; try again")
+    }
+
+    static func unknownWorkflow(_ workflow: String) -> BatonError {
+        BatonError.notFound("unknown workflow \(workflow): apply it first with `batonctl workflows apply FILE`")
+    }
+
+    /// The contacts of `requests` as `stored` takes them: record ids checked against its subject
+    /// kind, duplicates resolved by its `on_duplicate`, a contact listed twice enrolled once (the
+    /// last attributes win); in first-seen order, with each one's attributes as JSON text.
+    private func enrollmentBatch(_ requests: [EnrollmentRequest], of stored: StoredWorkflow) async throws
+        -> (order: [String], attributes: [String])
+    {
+        // Records are named `KIND:ID` or by a contact's plain id; the workflow runs on one kind.
+        let subject = stored.definition.subjectKind
+        var requests = requests
+        for index in requests.indices {
+            guard let ref = RecordRef(parsing: requests[index].contact) else { continue }  // empty: the check below says so
+            if ref.kind != subject {
+                throw BatonError.invalid(
+                    "workflow \(stored.name) runs on \(subject.rawValue) records (subject: \(subject.rawValue)); \(ref) is a "
+                    + "\(ref.kind.rawValue)" + (subject == .contact ? "" : ": start it with --record \(subject.rawValue):ID"))
+            }
+            requests[index].contact = ref.storageKey
+        }
+        if let policy = stored.definition.onDuplicate, policy != .allow {
+            requests = try await resolveDuplicates(requests, workflow: stored.definition, policy: policy)
+        }
+        var merged: [String: [String: String]] = [:]
+        var order: [String] = []
+        for request in requests {
+            if merged[request.contact] == nil { order.append(request.contact) }
+            merged[request.contact, default: [:]].merge(request.attributes) { _, new in new }
+        }
+        return (order, order.map { PostgresJSON(merged[$0]!).postgresText })
     }
 
     /// Records of kind $1 (read from the id's prefix, see RecordRef), not merged away, whose

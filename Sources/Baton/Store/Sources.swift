@@ -190,7 +190,7 @@ extension Store {
                 let requests = entries.map(\.request)
                 let rows = try await connection.query(Self.enrollContacts, [
                     stored.name, stored.version, stored.definition.start, requests.map(\.contact),
-                    PostgresArrayLiteral(requests.map { PostgresJSON($0.attributes).postgresText }), true,
+                    PostgresArrayLiteral(requests.map { PostgresJSON($0.attributes).postgresText }), true, false,
                 ])
                 var created = Set(try rows.filter { try $0.decode(Bool.self, "created") }.map { try $0.decode(String.self, "contact") })
                 batch.started += created.count
