@@ -24,7 +24,8 @@ extension Connection {
     /// `.connectionLost` error when the connection breaks; close the connection afterwards.
     ///
     /// A listening connection is silent, so a server that vanished without closing the socket
-    /// would never be noticed: after `probeInterval` with nothing received, an empty query is sent,
+    /// would never be noticed: after `probeInterval` with nothing received, the LISTEN statements
+    /// are sent again (a no-op for a live session, and what `pg_stat_activity.query` keeps showing),
     /// which fails (within the config's TCP timeouts) when the server is gone.
     public func notifications(listeningTo channels: [String], probeInterval: Duration = .seconds(30)) async throws
         -> AsyncThrowingStream<PostgresNotification, Error>
@@ -35,16 +36,17 @@ extension Connection {
             throw PostgresError(.invalidConfiguration, "LISTEN needs a direct connection to the server, not one through a transaction pooler")
         }
         let probeMillis = Int32(SessionTimeouts.milliseconds(probeInterval))
-        for channel in channels {
-            // Channel names are identifiers, which cannot be parameters: libpq quotes them.
-            try await run { pgconn in
+        // Channel names are identifiers, which cannot be parameters: libpq quotes them.
+        let listen = try await run { pgconn in
+            try channels.map { channel in
                 guard let quoted = PQescapeIdentifier(pgconn, channel, channel.utf8.count) else {
                     throw Self.lostError(pgconn)
                 }
                 defer { PQfreemem(quoted) }
-                _ = try Self.check(PQexec(pgconn, "LISTEN " + String(cString: quoted)), pgconn)
-            }
+                return "LISTEN " + String(cString: quoted)
+            }.joined(separator: "; ")
         }
+        if !listen.isEmpty { try await run { pgconn in _ = try Self.check(PQexec(pgconn, listen), pgconn) } }
         var pipeFDs: [Int32] = [0, 0]
         guard pipe(&pipeFDs) == 0 else { throw PostgresError(.protocolError, "cannot create a wake-up pipe") }
         let (readFD, writeFD) = (pipeFDs[0], pipeFDs[1])
@@ -81,8 +83,8 @@ extension Connection {
                     }
                     if ready == 0 {
                         // Quiet for a whole interval: ask the server something to prove it is there.
-                        let result = PQexec(pgconn, "")
-                        let alive = result.map { PQresultStatus($0) == PGRES_EMPTY_QUERY } ?? false
+                        let result = PQexec(pgconn, listen.isEmpty ? "" : listen)
+                        let alive = result.map { [PGRES_EMPTY_QUERY, PGRES_COMMAND_OK].contains(PQresultStatus($0)) } ?? false
                         PQclear(result)
                         if !alive || PQstatus(pgconn) != CONNECTION_OK {
                             continuation.finish(throwing: Self.lostError(pgconn))

@@ -60,6 +60,32 @@ struct PipelineAndNotifyTests {
         #expect(try await iterator.next()?.payload == "ünïcode")
     }
 
+    /// The probe of a quiet listener re-sends its LISTEN statements: the session still shows what it
+    /// listens to in `pg_stat_activity.query` (an empty probe query showed nothing there, and a
+    /// test looking for the listener missed it on a machine slow enough for a probe to run), and it
+    /// still receives notifications afterwards.
+    @Test func aProbedListenerStillShowsItsListenAndReceives() async throws {
+        let listener = try await Connection.connect(config)
+        let watcher = try await Connection.connect(config)
+        defer { Task { await watcher.close(); await listener.close() } }
+        let pid = try await listener.backendPID()
+        let stream = try await listener.notifications(listeningTo: ["probed"], probeInterval: .milliseconds(100))
+        var iterator = stream.makeAsyncIterator()
+        // Wait until at least one probe ran: the backend's last query ended after the LISTEN did.
+        let listened: Date = try await watcher.query("SELECT query_start FROM pg_stat_activity WHERE pid = $1", [Int(pid)])[0]
+            .decode(Date.self, at: 0)
+        var probed = false
+        for _ in 0..<600 where !probed {
+            try await Task.sleep(for: .milliseconds(100))
+            let row = try await watcher.query("SELECT query_start, query FROM pg_stat_activity WHERE pid = $1", [Int(pid)])[0]
+            probed = try row.decode(Date.self, at: 0) > listened
+            if probed { #expect(try row.decode(String.self, at: 1) == #"LISTEN "probed""#) }
+        }
+        #expect(probed)
+        try await watcher.query("SELECT pg_notify($1, $2)", ["probed", "after the probe"])
+        #expect(try await iterator.next()?.payload == "after the probe")
+    }
+
     @Test func listeningStopsWhenTheTaskIsCancelled() async throws {
         let listener = try await Connection.connect(config)
         defer { Task { await listener.close() } }
