@@ -59,3 +59,25 @@ import Testing
         ])
     }
 }
+
+extension NotifySubjectTests {
+    @Test func simulateShowsTheRenderedSubject() throws {
+        let definition = try DefinitionLoader.workflow(from: """
+            name: wf
+            start: route
+            steps:
+              route:
+                assign: { team: sales-emea, strategy: round_robin }
+                next: tell
+              tell:
+                notify: { to: [owner], channel: mail, message: "Lead {{contact.id}}", subject: "New lead at {{contact.company}}" }
+                next: done
+              done:
+                end: {}
+            """, file: "wf.yaml")
+        let (trace, text) = try SimulationTests.simulate(
+            definition, ContactSnapshot(id: "C-1", attributes: ["company": "Acme"]), at: instant("2026-12-21T10:00:00Z"))
+        #expect(trace.steps.flatMap(\.messages).map(\.subject) == ["New lead at Acme"])
+        #expect(text.contains("via mail: [subject: New lead at Acme] Lead C-1"), "\(text)")
+    }
+}
