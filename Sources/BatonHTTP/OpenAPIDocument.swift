@@ -1154,6 +1154,7 @@ components:
         recipient: { type: [string, "null"] }
         recipient_email: { type: [string, "null"] }
         message: { type: string }
+        subject: { type: [string, "null"], description: "an email's subject from the notify step's subject template, rendered; absent or null: the channel's own" }
         status: { type: string, enum: [pending, delivering, delivered, dead, suppressed] }
         attempts: { type: integer }
         next_attempt_at: { type: string, format: date-time }

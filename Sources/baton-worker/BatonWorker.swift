@@ -40,11 +40,16 @@ struct BatonWorker: AsyncParsableCommand {
     @Option(help: "This worker's name in leases, timelines and logs (default: host-pid).") var id: String?
     @Option(help: "How often to look for due work when not woken by NOTIFY, e.g. 1s, 500ms (default: 1s).") var pollInterval: String?
     @Option(help: "How long a claim holds an instance before another worker may take it over (default: 10s).") var lease: String?
-    @Flag(help: "Process what is due now, then exit.") var untilIdle = false
+    @Flag(inversion: .prefixedNo, help: "Process what is due now, then exit (--no-until-idle: keep running, whatever the file or environment say).")
+    var untilIdle: Bool?
     @Option(help: "Log level: trace, debug, info, notice, warning, error (default: info).") var logLevel: String?
-    @Flag(help: "Run only the outbox relay (deliver notifications), no workflow steps.") var onlyOutbox = false
-    @Flag(help: "Run no outbox relay in this process.") var noOutbox = false
-    @Flag(help: "Run no schedules (schedules files) in this process.") var noSchedules = false
+    @Flag(inversion: .prefixedNo, help: "Run only the outbox relay (deliver notifications), no workflow steps.")
+    var onlyOutbox: Bool?
+    // The setting is no_outbox (no_schedules): --no-outbox keeps its spelling, --outbox turns it off.
+    @Flag(name: .customLong("outbox"), inversion: .prefixedNo, help: "Run the outbox relay in this process (--no-outbox: run none; default: run it).")
+    var outbox: Bool?
+    @Flag(name: .customLong("schedules"), inversion: .prefixedNo, help: "Run schedules (schedules files) in this process (--no-schedules: run none; default: run them).")
+    var schedules: Bool?
     @Option(help: "First retry delay of a failed delivery; doubles per attempt (default: 1s).") var outboxBackoff: String?
     @Option(help: "How long a delivery in flight is held before another relay may send it again (at least a channel's timeout + 5s; default: 30s).")
     var outboxLease: String?
@@ -73,16 +78,27 @@ struct BatonWorker: AsyncParsableCommand {
             "metrics_host": metricsHost, "log_format": logFormat, "pooler": pooler, "listen_url": listenURL,
             "channels_refresh": channelsRefresh,
         ]
-        for (key, given) in [("until_idle", untilIdle), ("only_outbox", onlyOutbox), ("no_outbox", noOutbox),
-                             ("no_schedules", noSchedules)] where given {
-            flags[key] = "true"
+        for (key, given) in Self.switches(self) {
+            flags[key] = given.value ? "true" : "false"
         }
         return flags.compactMapValues { $0 }
+    }
+
+    /// The switches given on the command line, by setting key: the value and the flag as spelled
+    /// (`--no-until-idle` gives until_idle false; `--outbox` gives no_outbox false).
+    static func switches(_ command: BatonWorker) -> [String: (value: Bool, flag: String)] {
+        var given: [String: (value: Bool, flag: String)] = [:]
+        if let on = command.untilIdle { given["until_idle"] = (on, on ? "--until-idle" : "--no-until-idle") }
+        if let on = command.onlyOutbox { given["only_outbox"] = (on, on ? "--only-outbox" : "--no-only-outbox") }
+        if let on = command.outbox { given["no_outbox"] = (!on, on ? "--outbox" : "--no-outbox") }
+        if let on = command.schedules { given["no_schedules"] = (!on, on ? "--schedules" : "--no-schedules") }
+        return given
     }
 
     /// Every setting from the flags, then the environment, then the configuration file, then the defaults.
     func settings() throws -> Settings {
         let settings = try Settings.resolve(SettingsCatalogue.worker, otherKeys: SettingsCatalogue.allKeys, flags: flags,
+                                            spelled: Self.switches(self).mapValues(\.flag),
                                             configFlag: config, environment: ProcessInfo.processInfo.environment)
         if settings.bool("only_outbox") && settings.bool("no_outbox") {
             throw BatonError.invalid("only_outbox (\(settings.source("only_outbox"))) and no_outbox (\(settings.source("no_outbox"))) exclude each other")

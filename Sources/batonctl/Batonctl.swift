@@ -12,7 +12,9 @@ struct Batonctl: AsyncParsableCommand {
         commandName: "batonctl",
         abstract: "Apply Baton's teams and workflows, enroll contacts, send signals, inspect instances.",
         discussion: """
-            The database comes from --database-url, then DATABASE_URL, then libpq's PG* variables.
+            The database comes from --database-url (or --database-url-file), then DATABASE_URL, then the \
+            configuration file baton-worker reads (--config, BATON_CONFIG, or ./baton.yaml: its \
+            database_url, database_url_file and pooler; other keys are ignored), then libpq's PG* variables.
 
             A first session:
               batonctl migrate
@@ -40,11 +42,12 @@ struct Batonctl: AsyncParsableCommand {
         }
     }
 
-    /// The options every database command takes (`--database-url`, `--database-url-file`) may also
-    /// come before the subcommand, as in git or kubectl: `batonctl --database-url URL instances list`.
-    /// They are moved behind the subcommand's own arguments (before a `--`, if any).
+    /// The options every database command takes (`--database-url`, `--database-url-file`,
+    /// `--config`) may also come before the subcommand, as in git or kubectl:
+    /// `batonctl --database-url URL instances list`. They are moved behind the subcommand's own
+    /// arguments (before a `--`, if any).
     static func globalOptionsLast(_ arguments: [String]) -> [String] {
-        let global = ["--database-url", "--database-url-file"]
+        let global = ["--database-url", "--database-url-file", "--config"]
         let end = arguments.firstIndex(of: "--") ?? arguments.count
         var rest: [String] = []
         var moved: [String] = []
@@ -86,9 +89,11 @@ struct Batonctl: AsyncParsableCommand {
             var line = "error: \(error)"
             if error.code == .connectionFailed {
                 let env = ProcessInfo.processInfo.environment
-                let given = env["DATABASE_URL"] != nil || env["PGHOST"] != nil || CommandLine.arguments.contains { $0.hasPrefix("--database-url") }
+                let given = ["DATABASE_URL", "PGHOST", "BATON_DATABASE_URL_FILE", "BATON_CONFIG"].contains { !(env[$0] ?? "").isEmpty }
+                    || CommandLine.arguments.contains { $0.hasPrefix("--database-url") || $0.hasPrefix("--config") }
+                    || FileManager.default.fileExists(atPath: "baton.yaml")
                 if !given {
-                    line += "\n  no database was named: pass --database-url URL or set DATABASE_URL"
+                    line += "\n  no database was named: pass --database-url URL, set DATABASE_URL, or write database_url_file in baton.yaml"
                         + " (a private one for trying Baton: export DATABASE_URL=$(scripts/pg start))"
                 }
             }
@@ -124,17 +129,36 @@ struct Batonctl: AsyncParsableCommand {
     }
 }
 
-/// `--database-url` for every command that talks to the database.
+/// The database options of every command that talks to the database: `--database-url`,
+/// `--database-url-file` and `--config`. Each database setting (`SettingsCatalogue.client`) comes
+/// from its flag, then its variable, then the configuration file the worker and server read, then
+/// the default; the file's other keys are theirs and ignored here.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("database-url"), help: "libpq URL or key=value string (default: DATABASE_URL, then PG* variables).")
+    @Option(help: "Read the database settings (database_url_file, pooler) from this YAML file, the one baton-worker reads (default: BATON_CONFIG, then ./baton.yaml if it exists).")
+    var config: String?
+    @Option(name: .customLong("database-url"), help: "libpq URL or key=value string (default: DATABASE_URL, then the configuration file, then PG* variables).")
     var databaseURL: String?
     @Option(name: .customLong("database-url-file"), help: "Read the database URL from this file (keeps it out of `ps`).")
     var databaseURLFile: String?
 
+    /// The database settings: flag, then environment, then the configuration file, then the default.
+    func settings(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Settings {
+        let flags: [String: String?] = ["database_url": databaseURL, "database_url_file": databaseURLFile]
+        return try Settings.resolve(SettingsCatalogue.client, otherKeys: SettingsCatalogue.allKeys, flags: flags.compactMapValues { $0 },
+                                    configFlag: config, environment: environment)
+    }
+
+    /// Where the commands connect, as the settings say.
+    func connectionConfig() throws -> ConnectionConfig {
+        let settings = try settings()
+        var config = try ConnectionConfig.fromEnvironment(
+            url: try Baton.databaseURL(flag: settings["database_url"], file: settings["database_url_file"]), applicationName: "batonctl")
+        config.pooling = try Baton.pooling(flag: settings["pooler"], environment: [:])
+        return config
+    }
+
     func store(connections: Int = 4) throws -> Store {
-        let config = try ConnectionConfig.fromEnvironment(
-            url: try Baton.databaseURL(flag: databaseURL, file: databaseURLFile), applicationName: "batonctl")
-        return Store(pool: ConnectionPool(config, maxConnections: connections))
+        Store(pool: ConnectionPool(try connectionConfig(), maxConnections: connections))
     }
 }
 

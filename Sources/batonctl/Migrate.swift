@@ -9,6 +9,13 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
+        // The migrations hold a session-level advisory lock, which a transaction pooler would lend
+        // to other clients between statements: refuse rather than migrate unlocked.
+        let settings = try database.settings()
+        if try Baton.pooling(flag: settings["pooler"], environment: [:]) == .transactionPooler {
+            throw BatonError.invalid("migrate needs a direct connection, not a transaction pooler (pooler: \(settings["pooler"] ?? "") from "
+                                     + "\(settings.source("pooler"))): give the direct URL with BATON_POOLER=none")
+        }
         let store = try database.store(connections: 1)
         let report = try await store.migrate()
         if report.applied.isEmpty {

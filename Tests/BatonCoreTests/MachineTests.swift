@@ -106,6 +106,20 @@ private func escalation(_ escalate: Escalate) -> WorkflowDefinition {
             message: "Hi Ana: C-1 (DE) in wf/tell, owner ana@example.com", suppressed: false)])
     }
 
+    /// A notify step's `subject:` is rendered per recipient with the message's variables, as plain
+    /// text; without one the message carries no subject (the channel's own applies).
+    @Test func subjectIsRenderedWithTheMessagesVariables() {
+        let notify = Notify(to: [.owner], channel: "mail", message: "Hi {{recipient.name}}",
+                            subject: "{{contact.company}} ({{contact.id}}) for {{recipient.name}} in {{workflow}}")
+        let contact = owned(by: "ana", ["company": "Müller & <Söhne>"])
+        let out = advance(instance(at: "tell", contact: contact), workflow(notifying(notify), endStep), salesDirectory())
+        #expect(out.advance.notifications.map(\.subject) == ["Müller & <Söhne> (C-1) for Ana in wf"])
+        #expect(out.advance.notifications.map(\.message) == ["Hi Ana"])
+        let plain = advance(instance(at: "tell", contact: contact),
+                            workflow(notifying(Notify(to: [.owner], channel: "mail", message: "Hi")), endStep), salesDirectory())
+        #expect(plain.advance.notifications.map(\.subject) == [nil])
+    }
+
     /// `contact.id` is the contact's id: an attribute named `id` (or `id.x`, which would make it a section)
     /// cannot change it, while other attributes, `name` included, still fill `contact.<attribute>`.
     @Test func anAttributeNamedIdCannotOverrideTheContactsId() {

@@ -122,6 +122,29 @@ struct ConfigurationTests {
         #expect(toggle.status != 0 && toggle.output.contains("BATON_UNTIL_IDLE=maybe: true or false"), "\(toggle.output)")
     }
 
+    @Test("a switch set true in the file or the environment is turned off by its --no- flag, as --print-config shows")
+    func switchesTurnedOffByFlags() async throws {
+        let file = try write("until_idle: true\nonly_outbox: true\nno_schedules: true\n", "baton.yaml", in: try directory())
+        let on = try await worker(["--print-config", "--config", file, "--no-only-outbox"], ["BATON_NO_OUTBOX": "true"])
+        #expect(on.status == 0, "\(on.output)")
+        #expect(line("until_idle", in: on.output) == "until_idle: true  # \(file):1", "\(on.output)")
+        #expect(line("no_outbox", in: on.output) == "no_outbox: true  # BATON_NO_OUTBOX", "\(on.output)")
+        let (status, output) = try await worker(
+            ["--print-config", "--config", file, "--no-until-idle", "--no-only-outbox", "--schedules", "--outbox"],
+            ["BATON_NO_OUTBOX": "true"])
+        #expect(status == 0, "\(output)")
+        #expect(line("until_idle", in: output) == "until_idle: false  # --no-until-idle", "\(output)")
+        #expect(line("only_outbox", in: output) == "only_outbox: false  # --no-only-outbox", "\(output)")
+        #expect(line("no_schedules", in: output) == "no_schedules: false  # --schedules", "\(output)")
+        #expect(line("no_outbox", in: output) == "no_outbox: false  # --outbox", "\(output)")
+        #expect(output.contains("# schedules: true") && output.contains("# outbox_relay: true"), "\(output)")
+        // Today's spellings keep their meaning.
+        let old = try await worker(["--print-config", "--config", "/dev/null", "--until-idle", "--no-outbox", "--no-schedules"])
+        #expect(line("until_idle", in: old.output) == "until_idle: true  # --until-idle", "\(old.output)")
+        #expect(line("no_outbox", in: old.output) == "no_outbox: true  # --no-outbox", "\(old.output)")
+        #expect(line("no_schedules", in: old.output) == "no_schedules: true  # --no-schedules", "\(old.output)")
+    }
+
     @Test("a missing --config file is an error; so is a missing BATON_CONFIG file")
     func missingConfigFile() async throws {
         let (status, output) = try await worker(["--print-config", "--config", "/nonexistent/baton.yaml"])

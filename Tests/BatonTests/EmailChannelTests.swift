@@ -28,8 +28,9 @@ struct EmailChannelTests {
               - { id: ned, name: Ned Nomail }
         """
 
-    /// Assigns to `team`, then tells the owner through the `mail` channel.
-    static func flow(_ name: String, team: String, message: String) -> String {
+    /// Assigns to `team`, then tells the owner through the `mail` channel (with the notify step's
+    /// own `subject` when given).
+    static func flow(_ name: String, team: String, message: String, subject: String? = nil) -> String {
         """
         name: \(name)
         start: route
@@ -38,7 +39,7 @@ struct EmailChannelTests {
             assign: { team: \(team), strategy: round_robin }
             next: tell
           tell:
-            notify: { to: [owner], channel: mail, message: "\(message)" }
+            notify: { to: [owner], channel: mail, message: "\(message)"\(subject.map { ", subject: \"\($0)\"" } ?? "") }
             next: done
           done:
             end: {}
@@ -50,7 +51,7 @@ struct EmailChannelTests {
     /// An engine with the `mail` channel pointing at `smtp` (or at `port` when no server runs there).
     static func engine(_ label: String, smtp: FakeSMTP?, port: Int? = nil, starttls: String = "required",
                        auth: Bool = true, subject: String? = nil, maxAttempts: Int = 8, timeout: String = "30s",
-                       smtpURLEnv: String? = nil) async throws -> Engine {
+                       smtpURLEnv: String? = nil, notifySubject: String? = nil) async throws -> Engine {
         let engine = try await Engine.make(label, teams: teams)
         var fields = ["name: mail", "type: email", "from: \"Baton Alerts <baton@example.com>\"", "starttls: \(starttls)",
                       "timeout: \(timeout)", "max_attempts: \(maxAttempts)"]
@@ -65,7 +66,8 @@ struct EmailChannelTests {
         let text = "channels:\n  - " + fields.joined(separator: "\n    ")
         _ = try await engine.store.applyChannels(try DefinitionLoader.channels(from: text, file: "channels.yaml"))
         let known = try await engine.store.knownNames()
-        for workflow in [flow("lead", team: "mailers", message: message), flow("orphan", team: "silent", message: "hello")] {
+        for workflow in [flow("lead", team: "mailers", message: message, subject: notifySubject),
+                         flow("orphan", team: "silent", message: "hello")] {
             _ = try await engine.store.applyWorkflow(
                 try DefinitionLoader.workflow(from: workflow, file: "workflow.yaml", known: known), source: workflow, file: nil)
         }
@@ -319,6 +321,40 @@ struct EmailChannelTests {
         #expect(subject.contains("Bcc: evil@example.net") && subject.contains("X-Injected: yes") && subject.hasSuffix("in lead"),
                 "\(subject)")
         #expect(mail.header("Subject").count == 1)
+    }
+
+    @Test("a notify step's subject is rendered with the message's variables (attributes, owner, no HTML escaping) and beats the channel's")
+    func notifySubject() async throws {
+        let smtp = try await FakeSMTP(user: Self.user, password: Self.password)
+        let engine = try await Self.engine("emailsubj", smtp: smtp, subject: "Channel subject for {{workflow}}",
+                                           notifySubject: "{{owner.name}} owns {{contact.company}} ({{contact.id}}) in {{step}}")
+        defer { Task { await engine.close(); await smtp.stop() } }
+        _ = try await engine.start("lead", "C-20", ["company": "Acme <GmbH> & Söhne"])
+        try await engine.drain()
+        try await Self.relay(engine).run()
+        #expect(try await Self.outcome(engine).status == "delivered")
+        let mail = try #require(try smtp.messages().first)
+        #expect(mail.header("Subject") == ["Ana Ruiz owns Acme <GmbH> & Söhne (C-20) in tell"])
+        #expect(mail.body?.hasPrefix("Grüße, Ana: lead C-20 ist deins ✓") == true, "the message is unchanged: \(mail.body ?? "")")
+        // Erasing the contact clears the subject with the message: it may carry the contact's attributes.
+        _ = try await engine.store.eraseContact("C-20", by: "test")
+        let erased = try await engine.rows("SELECT message, subject FROM outbox")[0]
+        #expect(try erased.decode(String.self, "message") == "[erased]" && erased.decode(String?.self, "subject") == nil)
+    }
+
+    @Test("a newline in an attribute a notify step's subject names cannot add a header")
+    func notifySubjectHeaderInjection() async throws {
+        let smtp = try await FakeSMTP(user: Self.user, password: Self.password)
+        let engine = try await Self.engine("emailsubjinj", smtp: smtp, notifySubject: "New lead: {{contact.company}}")
+        defer { Task { await engine.close(); await smtp.stop() } }
+        _ = try await engine.start("lead", "C-21", ["company": "Acme\r\nBcc: evil@example.net\nX-Injected: yes"])
+        try await engine.drain()
+        try await Self.relay(engine).run()
+        #expect(try await Self.outcome(engine).status == "delivered")
+        let mail = try #require(try smtp.messages().first)
+        #expect(mail.rcpt_tos == ["ana@example.com"])
+        #expect(mail.header("Bcc").isEmpty && mail.header("X-Injected").isEmpty)
+        #expect(mail.header("Subject") == ["New lead: Acme  Bcc: evil@example.net X-Injected: yes"], "\(mail.header("Subject"))")
     }
 
     @Test("a member without an email makes a dead delivery naming the member and the team file; adding it and retrying sends")

@@ -131,13 +131,17 @@ public struct Settings: Sendable {
     /// `BATON_CONFIG`, then `./baton.yaml` when it exists; it may also hold `otherKeys` (the other
     /// program's settings), which are ignored. A bad value is an error naming its source
     /// (`BATON_CONCURRENCY=abc: not a number`, `baton.yaml:3: concurrency: not a number`).
+    /// `spelled` names the flag as given where it is not the key's own (`--no-until-idle`), for
+    /// the source `--print-config` shows.
     public static func resolve(_ catalogue: [Setting], otherKeys: [String], flags: [String: String],
+                               spelled: [String: String] = [:],
                                configFlag: String?, environment: [String: String]) throws(BatonError) -> Settings {
         let file = try readFile(configFlag: configFlag, environment: environment,
                                 known: catalogue.map(\.key) + otherKeys.filter { key in !catalogue.contains { $0.key == key } })
         var values: [String: Value] = [:]
         for setting in catalogue {
-            values[setting.key] = try resolve(setting, flag: flags[setting.key], environment: environment, file: file)
+            values[setting.key] = try resolve(setting, flag: flags[setting.key], spelled: spelled[setting.key],
+                                              environment: environment, file: file)
         }
         // database_url and database_url_file name the same thing: the one from the stronger source wins.
         if let url = values["database_url"], let path = values["database_url_file"], url.value != nil, path.value != nil {
@@ -158,7 +162,7 @@ public struct Settings: Sendable {
         return Settings(catalogue: catalogue, values: values, file: file?.path)
     }
 
-    private static func resolve(_ setting: Setting, flag: String?, environment: [String: String],
+    private static func resolve(_ setting: Setting, flag: String?, spelled: String?, environment: [String: String],
                                 file: SettingsFile?) throws(BatonError) -> Value {
         func checked(_ raw: String, _ source: SettingSource, shown: String, got: String) throws(BatonError) -> Value {
             var value = raw
@@ -179,7 +183,8 @@ public struct Settings: Sendable {
         // The value is echoed in a message unless it may hold a password.
         let echo = { (raw: String) in setting.isSecret ? maskPassword(raw) : raw }
         if let flag {
-            return try checked(flag, .flag(setting.flag), shown: setting.flag, got: " (got \(echo(flag)))")
+            let name = spelled ?? setting.flag
+            return try checked(flag, .flag(name), shown: name, got: " (got \(echo(flag)))")
         }
         for name in setting.environment {
             if let raw = environment[name], !raw.isEmpty {

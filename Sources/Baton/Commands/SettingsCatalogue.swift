@@ -15,6 +15,10 @@ public enum SettingsCatalogue {
         .choice("log_format", unset: "json unless standard error is a terminal", ["json", "text"]),
     ]
 
+    /// batonctl's settings: where the database is and how to reach it. It connects for one command
+    /// and never LISTENs, so the file's other keys (listen_url, timeouts, logging) are not its own.
+    public static let client: [Setting] = common.filter { ["database_url", "database_url_file", "pooler"].contains($0.key) }
+
     /// baton-worker's settings.
     public static let worker: [Setting] = common + [
         Setting("listen_url", unset: "the database URL", secret: true),

@@ -116,8 +116,13 @@ extension OutboxRelay {
         return .success(address)
     }
 
-    /// The channel's subject template rendered with the row's fields, or the message's first line.
+    /// The notify step's subject (rendered when the step ran, with the message's variables), else
+    /// the channel's subject template rendered with the row's fields, else the message's first line.
+    /// Whichever it is, `MailMessage` makes it one line: CR and LF never reach the header.
     static func emailSubject(_ message: OutboxMessage, template: String?) -> String {
+        if let subject = message.subject, !subject.trimmingCharacters(in: .whitespaces).isEmpty {
+            return subject
+        }
         if let template {
             var values: [String: String] = [:]
             values["workflow"] = message.workflow ?? ""

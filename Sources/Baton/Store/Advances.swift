@@ -60,12 +60,12 @@ extension Store {
             ORDER BY h.n
         ), messages AS (
             INSERT INTO outbox (idempotency_key, instance, workflow, step, contact, channel, recipient, recipient_email,
-                                message, status, created_at, next_attempt_at)
-            SELECT m.key, m.instance, mv.workflow, m.step, mv.contact, m.channel, m.recipient, m.email, m.message,
+                                message, subject, status, created_at, next_attempt_at)
+            SELECT m.key, m.instance, mv.workflow, m.step, mv.contact, m.channel, m.recipient, m.email, m.message, m.subject,
                    CASE WHEN m.suppressed THEN 'suppressed' ELSE 'pending' END, $16, $16
             FROM unnest($40::bigint[], $41::text[], $42::text[], $43::text[], $44::text[], $45::text[], $46::text[],
-                        $47::bool[])
-                AS m(instance, key, step, channel, recipient, email, message, suppressed)
+                        $47::bool[], $61::text[])
+                AS m(instance, key, step, channel, recipient, email, message, suppressed, subject)
             JOIN moved mv ON mv.id = m.instance
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING 1
@@ -114,7 +114,7 @@ extension Store {
         var hi = (instance: [Int](), contact: [String](), from: [String?](), to: [String?](), team: [String?](),
                   reason: [String]())
         var ms = (instance: [Int](), key: [String](), step: [String](), channel: [String](), recipient: [String](),
-                  email: [String?](), message: [String](), suppressed: [Bool]())
+                  email: [String?](), message: [String](), suppressed: [Bool](), subject: [String?]())
         var pauses = PauseArrays()
         var pauseEvents: [String?] = []
         for advance in advances {
@@ -153,7 +153,7 @@ extension Store {
                 ms.step.append(message.step)
                 ms.channel.append(message.channel); ms.recipient.append(message.recipient)
                 ms.email.append(message.email); ms.message.append(message.message)
-                ms.suppressed.append(message.suppressed)
+                ms.suppressed.append(message.suppressed); ms.subject.append(message.subject)
             }
         }
         typealias A = PostgresArrayLiteral
@@ -169,7 +169,7 @@ extension Store {
             A(hi.instance), A(hi.contact), A(hi.from), A(hi.to), A(hi.team), A(hi.reason),
             A(ms.instance), A(ms.key), A(ms.step), A(ms.channel), A(ms.recipient), A(ms.email), A(ms.message),
             A(ms.suppressed), A(ct.lifecycle), A(pauseEvents),
-        ] + pauses.parameters
+        ] + pauses.parameters + [A(ms.subject)]  // $61
         return Set(try await connection.query(Self.commitAdvances, parameters).map { try $0.decode(Int.self, at: 0) })
     }
 

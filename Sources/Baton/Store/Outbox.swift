@@ -14,6 +14,8 @@ public struct OutboxMessage: Sendable, Codable {
     public var recipient: String?
     public var recipient_email: String?
     public var message: String
+    /// An email's subject from the notify step (`subject:`), rendered; nil: the channel's own.
+    public var subject: String?
     public var status: String
     public var attempts: Int
     public var next_attempt_at: Date
@@ -67,7 +69,7 @@ extension Store {
             next_attempt_at = now() + $2 * interval '1 millisecond'
         FROM due WHERE o.id = due.id
         RETURNING o.id, o.idempotency_key, o.instance, o.workflow, o.step, o.contact, o.channel, o.recipient,
-            o.recipient_email, o.message, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at,
+            o.recipient_email, o.message, o.subject, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at,
             o.delivered_at, o.kind
         """)
 
@@ -77,7 +79,8 @@ extension Store {
             instance: try row.decode(Int?.self, "instance").map(String.init), workflow: try row.decode("workflow"),
             step: try row.decode("step"), contact: try row.decode("contact"), channel: try row.decode("channel"),
             recipient: try row.decode("recipient"), recipient_email: try row.decode("recipient_email"),
-            message: try row.decode("message"), status: try row.decode("status"), attempts: try row.decode("attempts"),
+            message: try row.decode("message"), subject: try row.decode("subject"), status: try row.decode("status"),
+            attempts: try row.decode("attempts"),
             next_attempt_at: try row.decode("next_attempt_at"), last_error: try row.decode("last_error"),
             created_at: try row.decode("created_at"), delivered_at: try row.decode("delivered_at"), kind: try row.decode("kind"),
             target: nil)
@@ -143,7 +146,7 @@ extension Store {
     /// and that member's id in the CRM.
     static let listOutbox = """
         SELECT o.id, o.idempotency_key, o.instance, o.workflow, o.step, o.contact, o.channel, o.recipient, o.recipient_email,
-               o.message, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.delivered_at, o.kind,
+               o.message, o.subject, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.delivered_at, o.kind,
                o.crm_owner, ch.type AS channel_type, ch.spec ->> 'object' AS crm_object,
                c.owner AS owner_now, m.crm ->> ch.type AS owner_now_crm
         FROM (SELECT * FROM outbox WHERE ($1::text IS NULL OR status = $1) ORDER BY id DESC LIMIT $2) o

@@ -167,7 +167,7 @@ extension Store {
         ), signals_gone AS (
             DELETE FROM signals WHERE contact IN (SELECT id FROM contact) RETURNING id
         ), redacted AS (
-            UPDATE outbox SET message = '[erased]', recipient_email = CASE WHEN recipient = 'contact' THEN NULL ELSE recipient_email END,
+            UPDATE outbox SET message = '[erased]', subject = NULL, recipient_email = CASE WHEN recipient = 'contact' THEN NULL ELSE recipient_email END,
                 status = CASE WHEN status IN ('pending', 'delivering') THEN 'suppressed' ELSE status END
             WHERE contact IN (SELECT id FROM contact) RETURNING id
         ), erased AS (

@@ -77,26 +77,29 @@ extension Store {
         SELECT 'team' AS kind, name FROM teams
         UNION ALL SELECT 'calendar', name FROM calendars
         UNION ALL SELECT 'channel', name FROM channels
+        UNION ALL SELECT 'email_channel', name FROM channels WHERE type = 'email'
         UNION ALL SELECT 'member', id FROM members
         """
 
-    /// The teams, calendars, channels (with `log`), members and organisation lifecycle stages stored,
-    /// for validating workflows.
+    /// The teams, calendars, channels (with `log`; the email ones apart too), members and
+    /// organisation lifecycle stages stored, for validating workflows.
     public func knownNames() async throws -> KnownNames {
         try await pool.withConnection { connection in
             var teams = Set<String>(), calendars = Set<String>(), channels: Set<String> = ["log"], members = Set<String>()
+            var emailChannels = Set<String>()
             for row in try await connection.query(Self.selectKnownNames) {
                 let name: String = try row.decode("name")
                 switch try row.decode(String.self, "kind") {
                 case "team": teams.insert(name)
                 case "calendar": calendars.insert(name)
                 case "channel": channels.insert(name)
+                case "email_channel": emailChannels.insert(name)
                 default: members.insert(name)
                 }
             }
             let stages = try await lifecycleStages(on: connection)
             return KnownNames(teams: teams, calendars: calendars, channels: channels, members: members,
-                              stages: stages.organisation)
+                              stages: stages.organisation, emailChannels: emailChannels)
         }
     }
 

@@ -209,12 +209,32 @@ extension DefinitionLoader {
     }
 
     static func readNotify(_ node: Node, _ p: String, _ r: NodeReader, _ known: KnownNames) -> Notify? {
-        guard let f = r.fields(node, p, allowed: ["to", "channel", "message"]) else { return nil }
+        guard let f = r.fields(node, p, allowed: ["to", "channel", "message", "subject"]) else { return nil }
         let to = readRecipients(f, "to", r, known, required: true)
         let channel = readChannel(f, r, known)
         let message = readMessage(f, r, required: true)
-        guard let to, let channel, message.ok, let text = message.message else { return nil }
-        return Notify(to: to, channel: channel, message: text)
+        let subject = readNotifySubject(f, channel: channel, r, known)
+        guard let to, let channel, message.ok, let text = message.message, subject.ok else { return nil }
+        return Notify(to: to, channel: channel, message: text, subject: subject.subject)
+    }
+
+    /// A notify step's optional `subject:`: a template like its message, for an email channel only
+    /// (another channel has no subject to put it in, and a subject nobody sees is a mistake worth
+    /// naming). Checked against the channels' types when they are known.
+    static func readNotifySubject(_ f: Fields, channel: String?, _ r: NodeReader, _ known: KnownNames) -> (ok: Bool, subject: String?) {
+        guard let node = f["subject"] else { return (true, nil) }
+        guard let subject = r.string(f, "subject") else { return (false, nil) }
+        guard checkTemplate(subject, node, f.path("subject"), r) else { return (false, nil) }
+        if subject.trimmingCharacters(in: .whitespaces).isEmpty {
+            r.issue(node, f.path("subject"), "an empty subject; leave subject out to use the channel's own")
+            return (false, nil)
+        }
+        if let channel, channel == "log" || known.emailChannels.map({ !$0.contains(channel) }) == true {
+            r.issue(node, f.path("subject"), "only a notify to an email channel has a subject, and channel \(channel) is not one"
+                    + " (put the subject's words in the message, or send to an email channel)")
+            return (false, nil)
+        }
+        return (true, subject)
     }
 
     static func readWait(_ node: Node, _ p: String, _ r: NodeReader, _ known: KnownNames) -> WaitForSLA? {

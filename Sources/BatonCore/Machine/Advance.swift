@@ -100,6 +100,8 @@ public struct OutboundMessage: Hashable, Sendable {
     public var recipient: String
     public var email: String?
     public var message: String
+    /// An email's subject, rendered from the notify step's `subject:`; nil: the channel's own.
+    public var subject: String? = nil
     /// Not to be sent (the contact has not consented); kept and visible, never silently dropped.
     public var suppressed: Bool
 }

@@ -108,8 +108,8 @@ public struct Machine: Sendable {
 
         case .notify(let notify, let next):
             let before = run.notifications.count
-            let sent = run.notify(notify.to, channel: notify.channel, template: notify.message, step: step.id,
-                                  definition: definition, directory: directory)
+            let sent = run.notify(notify.to, channel: notify.channel, template: notify.message, subject: notify.subject,
+                                  step: step.id, definition: definition, directory: directory)
             let suppressed = run.notifications[before...].filter(\.suppressed).count
             return .next(next, detail: "notified \(sent) via \(notify.channel)"
                          + (suppressed > 0 ? "; \(suppressed) suppressed: the contact has not consented" : ""))
@@ -441,10 +441,11 @@ struct Run {
         }
     }
 
-    /// Writes one outbox message per resolved recipient; returns how many.
+    /// Writes one outbox message per resolved recipient; returns how many. `subject` (an email's
+    /// subject template) is rendered with the same variables as the message.
     mutating func notify(
-        _ recipients: [Recipient], channel: String, template: String, step: String, definition: WorkflowDefinition,
-        directory: Directory, reason: String? = nil
+        _ recipients: [Recipient], channel: String, template: String, subject: String? = nil, step: String,
+        definition: WorkflowDefinition, directory: Directory, reason: String? = nil
     ) -> Int {
         var ids: [String] = []
         var toContact = false
@@ -471,7 +472,7 @@ struct Run {
             vars["recipient.name"] = member?.name ?? id
             notifications.append(OutboundMessage(
                 key: "i\(instance.id)-t\(transition)-r\(index)", step: step, channel: channel, recipient: id, email: member?.email,
-                message: Template.render(template, vars), suppressed: false))
+                message: Template.render(template, vars), subject: subject.map { Template.render($0, vars) }, suppressed: false))
         }
         if toContact {
             // Consent: `consent.<channel type or name>` = false, or `consent` = false, suppresses the message.
@@ -480,7 +481,8 @@ struct Run {
             let suppressed = consent.map { ["false", "no", "0"].contains($0.lowercased()) } ?? false
             notifications.append(OutboundMessage(
                 key: "i\(instance.id)-t\(transition)-contact", step: step, channel: channel, recipient: "contact",
-                email: contact.attributes["email"], message: Template.render(template, base), suppressed: suppressed))
+                email: contact.attributes["email"], message: Template.render(template, base),
+                subject: subject.map { Template.render($0, base) }, suppressed: suppressed))
             return ids.count + (suppressed ? 0 : 1)
         }
         return ids.count

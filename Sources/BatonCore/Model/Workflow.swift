@@ -214,11 +214,14 @@ public struct Notify: Hashable, Sendable, Codable {
     public var channel: String
     /// A mustache template: `{{contact.id}}`, `{{owner.name}}`, `{{deadline}}`, …
     public var message: String
+    /// The email's subject, a template like `message` (email channels only); nil: the channel's own.
+    public var subject: String?
 
-    public init(to: [Recipient], channel: String = "log", message: String) {
+    public init(to: [Recipient], channel: String = "log", message: String, subject: String? = nil) {
         self.to = to
         self.channel = channel
         self.message = message
+        self.subject = subject
     }
 }
 

@@ -139,7 +139,8 @@ public enum SimulationReport {
             who = "\(message.to) (\(message.name ?? message.to)\(message.email.map { " <\($0)>" } ?? ""))"
         }
         let mark = message.suppressed ? "x suppressed (no consent): " : "-> "
-        return "\(mark)\(who) via \(message.channel): \(message.message)"
+        let subject = message.subject.map { "[subject: \($0)] " } ?? ""
+        return "\(mark)\(who) via \(message.channel): \(subject)\(message.message)"
     }
 
     static func person(_ id: String?, _ directory: Directory) -> String {

@@ -66,6 +66,8 @@ public struct SimulatedMessage: Hashable, Sendable, Encodable {
     public var email: String?
     public var channel: String
     public var message: String
+    /// An email's subject from the notify step; nil (absent in JSON) when the step gives none.
+    public var subject: String? = nil
     /// Not sent: the contact has not consented.
     public var suppressed: Bool
 }

@@ -137,7 +137,8 @@ public struct Simulator: Sendable {
         record.messages = advance.notifications.map { message in
             let member = message.recipient == "contact" ? nil : directory.members[message.recipient]
             return SimulatedMessage(to: message.recipient, name: member?.name, email: message.email ?? member?.email,
-                                    channel: message.channel, message: message.message, suppressed: message.suppressed)
+                                    channel: message.channel, message: message.message, subject: message.subject,
+                                    suppressed: message.suppressed)
         }
         let moved = event.toState == .ready || event.toState == .running
         switch event.toState {
