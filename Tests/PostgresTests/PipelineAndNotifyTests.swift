@@ -44,7 +44,8 @@ struct PipelineAndNotifyTests {
     /// poll. Shown without a stopwatch (a slow machine must not fail a test): with the probe set to an
     /// hour, notifications still arrive, in order, with their payloads — a polling listener would wait
     /// the hour and the test would time out. How fast they arrive is a benchmark's business.
-    @Test(.timeLimit(.minutes(1))) func notifyArrivesWithoutWaitingForAProbe() async throws {
+    /// The limit is ten minutes, not one: a machine loaded to 12 took longer than a minute to connect and run it.
+    @Test(.timeLimit(.minutes(10))) func notifyArrivesWithoutWaitingForAProbe() async throws {
         let listener = try await Connection.connect(config)
         let sender = try await Connection.connect(config)
         defer { Task { await sender.close(); await listener.close() } }

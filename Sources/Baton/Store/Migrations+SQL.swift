@@ -614,7 +614,7 @@ CREATE INDEX outbox_detached_finished ON outbox ((coalesce(delivered_at, created
     WHERE instance IS NULL AND status IN ('delivered', 'suppressed');
 
 """#),
-        Migration(version: 17, name: "0017_notify_subject", sql: #"""
+        Migration(version: 16, name: "0016_notify_subject", sql: #"""
 -- Email subject per notify step (issue 13): a notify step to an email channel may carry a subject
 -- template, rendered with the message's variables when the step runs; the outbox row keeps the
 -- rendered subject for the relay (NULL: the channel's own subject). Erasing a contact clears it
