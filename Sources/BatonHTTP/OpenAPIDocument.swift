@@ -394,6 +394,41 @@ paths:
         "401": { $ref: "#/components/responses/Unauthorized" }
         "404": { $ref: "#/components/responses/NotFound" }
         "503": { $ref: "#/components/responses/Unavailable" }
+  /v1/records/{record}/stage:
+    post:
+      tags: [contacts]
+      summary: "Set a record's lifecycle stage by hand (operator), as `batonctl records stage`; recorded as manual:<token name>: <reason>."
+      description: |
+        In one transaction: the record's stage changes, one row is appended to its stage history
+        (reason `stage FROM -> STAGE (manual:<token name>: <reason>)`), and every workflow whose
+        `starts_on` matches the change and whose subject is the record's kind starts for it (unless
+        it runs for it already). A record already in that stage changes nothing (`changed: false`).
+        An unknown stage is a 400, an unknown record a 404 and a record merged into another a 409
+        naming the record to set the stage on; each `detail` is the line `batonctl` prints, and
+        nothing is written.
+      operationId: setRecordStage
+      parameters:
+        - { name: record, in: path, required: true, schema: { $ref: "#/components/schemas/RecordRef" } }
+        - $ref: "#/components/parameters/IdempotencyKey"
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema: { $ref: "#/components/schemas/StageRequest" }
+      responses:
+        "200":
+          description: What the change did (`batonctl records stage --json`).
+          content:
+            application/json:
+              schema: { $ref: "#/components/schemas/StageOutcome" }
+        "400": { $ref: "#/components/responses/BadRequest" }
+        "401": { $ref: "#/components/responses/Unauthorized" }
+        "403": { $ref: "#/components/responses/Forbidden" }
+        "404": { $ref: "#/components/responses/NotFound" }
+        "409": { $ref: "#/components/responses/Conflict" }
+        "413": { $ref: "#/components/responses/TooLarge" }
+        "422": { $ref: "#/components/responses/Unprocessable" }
+        "503": { $ref: "#/components/responses/Unavailable" }
   /v1/contacts/{id}/reassign:
     post:
       tags: [contacts]
@@ -820,6 +855,12 @@ components:
       required: [step]
       properties:
         step: { type: string, minLength: 1 }
+    StageRequest:
+      type: object
+      required: [stage]
+      properties:
+        stage: { type: string, minLength: 1, description: "One of the team file's lifecycle: stages (default lead, mql, sql, customer, at_risk, churned) or of a workflow's own." }
+        reason: { type: [string, "null"], description: Why (recorded in the stage history). }
     SignalRequest:
       type: object
       description: Names the record by `contact` (a contact's id) or by `record` (KIND:ID), exactly one.

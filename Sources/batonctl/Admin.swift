@@ -131,6 +131,9 @@ struct Contacts: AsyncParsableCommand {
             guard let contact = found else { throw BatonError.notFound("no contact \(id)") }
             if json { try printJSON(contact); return }
             print("contact \(contact.id): owner \(contact.owner ?? "-"), backup \(contact.backup ?? "-"), team \(contact.team ?? "-"), lifecycle \(contact.lifecycle ?? "-")")
+            if let survivor = contact.mergedInto.map({ RecordRef(storageKey: $0) }) {
+                print("merged into \(survivor): its instances, signals and history are shown by `batonctl records show \(survivor)`")
+            }
             if !contact.attributes.isEmpty {
                 print("attributes: " + contact.attributes.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
             }

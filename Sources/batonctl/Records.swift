@@ -73,7 +73,8 @@ struct Records: AsyncParsableCommand {
                 matches the change and whose subject is the record's kind starts for it (unless it runs for \
                 it already). A record already in STAGE changes nothing. STAGE is one of the team file's \
                 lifecycle: stages (default lead, mql, sql, customer, at_risk, churned) or of a workflow's own; \
-                anything else is an error and nothing is written.
+                anything else is an error and nothing is written, as is a record merged into another \
+                (set the stage on the record it was merged into; `records show` names it).
 
                 Examples:
                   batonctl records stage deal:D-7 customer --reason "contract signed"
@@ -101,8 +102,7 @@ struct Records: AsyncParsableCommand {
         func run() async throws {
             let ref = try contact.map { RecordRef(kind: .contact, id: $0) } ?? recordRef(contact: nil, record: words[0])
             let stage = words[words.count - 1]
-            let note = reason?.trimmingCharacters(in: .whitespacesAndNewlines)
-            let cause = "manual:\(currentUser())" + (note.map { $0.isEmpty ? "" : ": \($0)" } ?? "")
+            let cause = Store.manualStageCause(by: currentUser(), reason: reason)
             let store = try database.store(connections: 1)
             defer { Task { await store.pool.close() } }
             let outcome = try await store.setStage(record: ref.storageKey, to: stage, cause: cause)

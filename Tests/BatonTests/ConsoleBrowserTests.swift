@@ -160,6 +160,8 @@ struct ConsoleBrowserTests {
             let ids = try await s.waiting(3)
             _ = try await s.engine.start("failing", "C-F1")
             try await s.engine.drain()
+            // A stage history on the contact page, so its table is measured too.
+            _ = try await s.engine.store.setStage(record: "C-1", to: "customer", cause: "manual:test: signed the yearly plan")
             try await s.signIn(s.admin)
             try await s.browser.resize(width: 390, height: 844)
             let pages = ["/", "/instances", "/instances/\(ids[0])", "/stuck", "/contacts/C-1", "/teams", "/workflows",
@@ -337,6 +339,78 @@ extension ConsoleBrowserTests {
             #expect(try await s.browser.text("tr[data-member=m7] [data-field=active]") == "no")
             #expect(try await s.engine.scalar("SELECT count(*)::int FROM member_changes WHERE actor = 'ops-admin'") == 2)
             try await s.shot("teams")
+        }
+    }
+
+    @Test("set a lifecycle stage with the form and see the history row; a merged-away record links to the survivor; a viewer may not")
+    func setLifecycleStage() async throws {
+        try await Setup.with("cons_stage") { s in
+            _ = try await s.waiting(2)
+            let operatorToken = try await s.engine.store.createToken(name: "ops-operator", role: .operator_, createdBy: "test")
+            /// After a marker of the new page was found: waits until that page is parsed to its end.
+            func settled() async throws {
+                try await s.until("the page loaded") {
+                    try await s.browser.execute("return document.readyState;") as? String == "complete"
+                }
+            }
+            try await s.signIn(operatorToken, then: "/contacts/C-1")
+            try await settled()
+            #expect(try await s.browser.text("#contact-stage") == "–")
+            try await s.choose("#stage-to", "customer")
+            try await s.browser.type("contract signed", into: "#stage-reason")
+            try await s.browser.click("#stage-button")
+            _ = try await s.browser.waitFor(".notice")
+            try await settled()
+            #expect(try await s.browser.text("#contact-stage") == "customer")
+            let first = try await s.browser.text(".stages tbody tr:first-child")
+            #expect(first.contains("customer") && first.contains("contract signed") && first.contains("ops-operator"), "\(first)")
+            // A second change without a reason: the newest row comes first.
+            try await s.choose("#stage-to", "at_risk")
+            try await s.browser.click("#stage-button")
+            _ = try await s.browser.waitFor(".notice")
+            try await settled()
+            #expect(try await s.browser.text("#contact-stage") == "at_risk")
+            let newest = try await s.browser.text(".stages tbody tr:first-child")
+            #expect(newest.contains("customer") && newest.contains("at_risk") && newest.contains("ops-operator"), "\(newest)")
+            #expect(try await s.browser.findAll(".stages tbody tr").count == 2)
+            #expect(try await s.engine.scalar("SELECT lifecycle_stage FROM contacts WHERE id = 'C-1'") == "at_risk")
+            _ = try await s.browser.execute("document.getElementById('stage-h').scrollIntoView();")
+            try await s.shot("stage")
+            // The form on a phone: usable without sideways scrolling.
+            try await s.browser.resize(width: 390, height: 844)
+            let overflow = try await s.browser.execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;") as? Int ?? -1
+            #expect(overflow == 0, "the contact page is \(overflow) px wider than a 390 px screen")
+            _ = try await s.browser.execute("document.getElementById('set-stage-h').scrollIntoView();")
+            try await s.shot("phone-stage")
+            try await s.browser.resize(width: 1280, height: 900)
+
+            // A record merged into another: a banner links to the survivor, no stage form, and a
+            // forged stage POST writes nothing.
+            _ = try await s.engine.store.merge(keep: "C-1", drop: "C-2", reason: "same email", by: "test")
+            try await s.open("/contacts/C-2")
+            try await settled()
+            let banner = try await s.browser.text(".merged")
+            #expect(banner.contains("merged into contact:C-1"), "\(banner)")
+            #expect(try await s.browser.findAll("#stage-button").isEmpty)
+            try await s.shot("stage-merged")
+            let csrf = try await s.browser.execute("return document.querySelector('form.signout input[name=csrf]').value;") as? String ?? ""
+            _ = try await s.post("/contacts/C-2/stage", "csrf=\(csrf)&stage=churned")
+            #expect(try await s.engine.scalar("SELECT count(*) FROM stage_history WHERE contact = 'C-2'") == 0)
+            try await s.browser.click(".merged a")
+            try await s.until("the banner's link leads to the survivor") { try await s.browser.currentURL().hasSuffix("/contacts/C-1") }
+            try await settled()
+
+            // A viewer sees the history but no form, and a forged POST with its own CSRF token is refused.
+            try await s.browser.click("form.signout button")
+            _ = try await s.browser.waitFor("#token")
+            try await s.signIn(s.viewer, then: "/contacts/C-1")
+            try await settled()
+            #expect(try await s.browser.findAll(".stages tbody tr").count == 2)
+            #expect(try await s.browser.findAll("#stage-button, #stage-to").isEmpty)
+            let viewerCSRF = try await s.browser.execute("return document.querySelector('form.signout input[name=csrf]').value;") as? String ?? ""
+            #expect(try await s.post("/contacts/C-1/stage", "csrf=\(viewerCSRF)&stage=lead") == 403)
+            #expect(try await s.engine.scalar("SELECT lifecycle_stage FROM contacts WHERE id = 'C-1'") == "at_risk")
         }
     }
 }

@@ -173,6 +173,36 @@ struct StagesCommandLineTests {
         #expect(outcome["started"] as? [Any] != nil)
     }
 
+    /// A record merged into another has no stage of its own any more: `records stage` refuses it with
+    /// one line naming the record it went to, and writes nothing; the survivor takes the stage.
+    @Test func aMergedAwayRecordRefusesAStageAndNamesTheSurvivor() async throws {
+        let engine = try await Engine.make("stagemerged", workflows: [RecordsCommandLineTests.deals, Self.lead])
+        defer { Task { await engine.close() } }
+        for deal in ["deal:D-3", "deal:D-7"] {
+            let started = try await ctl(engine, ["start", "new-deal", "--record", deal])
+            #expect(started.status == 0, "\(started.output)")
+        }
+        for contact in ["C-1", "C-2"] { #expect(try await ctl(engine, ["start", "lead-flow", "--contact", contact]).status == 0) }
+        try await engine.drain()
+        #expect(try await ctl(engine, ["records", "merge", "deal:D-3", "deal:D-7", "--reason", "same deal"]).status == 0)
+        #expect(try await ctl(engine, ["records", "merge", "contact:C-1", "contact:C-2", "--reason", "same email"]).status == 0)
+
+        let refused = try await ctl(engine, ["records", "stage", "deal:D-7", "customer", "--reason", "contract signed"])
+        #expect(refused.status == 1)
+        #expect(refused.output == "error: deal:D-7 was merged into deal:D-3: set the stage on deal:D-3\n", "\(refused.output)")
+        let json = try await ctl(engine, ["records", "stage", "--contact", "C-2", "customer", "--json"])
+        #expect(json.status == 1)
+        #expect(json.output == "error: contact:C-2 was merged into contact:C-1: set the stage on contact:C-1\n", "\(json.output)")
+        #expect(try await engine.scalar("SELECT count(*) FROM stage_history") == 0)
+        #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE lifecycle_stage IS NOT NULL") == 0)
+
+        // `records show` of the merged-away record says where it went; the survivor takes the stage.
+        let shown = try await ctl(engine, ["records", "show", "deal:D-7"])
+        #expect(shown.output.contains("merged into deal:D-3"), "\(shown.output)")
+        let survivor = try await ctl(engine, ["records", "stage", "deal:D-3", "customer"])
+        #expect(survivor.output == "deal:D-3: stage - -> customer\n", "\(survivor.output)")
+    }
+
     /// The team file names the organisation's stages: workflows, signals and `records stage` use them.
     @Test func theTeamFilesStagesAreTheOnesInForce() async throws {
         let engine = try await Engine.make("stageteams")

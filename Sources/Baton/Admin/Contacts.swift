@@ -22,13 +22,17 @@ public struct ContactDetails: Sendable, Codable {
     /// Its lifecycle stage changes (see `StageHistoryEntry`), for the text output. Not in the JSON,
     /// whose fields are pinned: `records show KIND:ID --json` carries them as `stages`.
     public var stages: [StageHistoryEntry] = []
+    /// The storage key of the record this one was merged into, for the text output and the console
+    /// (not in the JSON: `records show KIND:ID --json` carries it as `merged_into`).
+    public var mergedInto: String? = nil
 
     enum CodingKeys: String, CodingKey { case id, attributes, owner, backup, team, lifecycle, history }
 }
 
 extension Store {
+    /// One record by storage key, with the record it was merged into (if it was).
     static let selectContact = """
-        SELECT id, attributes, owner, backup_owner, team, lifecycle_stage FROM contacts WHERE id = $1
+        SELECT id, attributes, owner, backup_owner, team, lifecycle_stage, merged_into FROM contacts WHERE id = $1
         """
     static let selectOwnershipHistory = """
         SELECT from_owner, to_owner, team, reason, instance, at FROM ownership_history WHERE contact = $1 ORDER BY id
@@ -47,7 +51,7 @@ extension Store {
                 id: try row.decode("id"), attributes: try row.decode(PostgresJSON<[String: String]>.self, "attributes").value,
                 owner: try row.decode("owner"), backup: try row.decode("backup_owner"), team: try row.decode("team"),
                 lifecycle: try row.decode("lifecycle_stage"), history: history,
-                stages: try await stageHistory(id, on: connection))
+                stages: try await stageHistory(id, on: connection), mergedInto: try row.decode("merged_into"))
         }
     }
 

@@ -47,10 +47,11 @@ extension Store {
         INSERT INTO lifecycle_stages (name, position) SELECT s.name, s.n FROM unnest($1::text[]) WITH ORDINALITY AS s(name, n)
         """
 
-    /// Locks the record's row for a stage change and reads its stage. FOR NO KEY UPDATE, like a
-    /// worker's batch: a change waits for a batch that holds the record and vice versa, so the
-    /// `from` stage read here is still the record's stage when the change commits.
-    static let lockRecordStage = "SELECT lifecycle_stage FROM contacts WHERE id = $1 FOR NO KEY UPDATE"
+    /// Locks the record's row for a stage change and reads its stage and the record it was merged
+    /// into. FOR NO KEY UPDATE, like a worker's batch: a change waits for a batch that holds the
+    /// record and vice versa, so the `from` stage read here is still the record's stage when the
+    /// change commits; and it waits for a merge (FOR UPDATE), so `merged_into` is current too.
+    static let lockRecordStage = "SELECT lifecycle_stage, merged_into FROM contacts WHERE id = $1 FOR NO KEY UPDATE"
     /// Sets the stage of a record locked by `lockRecordStage`.
     static let updateRecordStage = "UPDATE contacts SET lifecycle_stage = $2, updated_at = now() WHERE id = $1"
     /// The newest version of every workflow that starts on a stage change, with what is needed to
@@ -107,14 +108,22 @@ extension Store {
         try await connection.query(Self.insertLifecycleStages, [stages])
     }
 
-    /// Sets `record`'s (a storage key) lifecycle stage to `stage`, in one transaction with its
-    /// history row and the instances it starts. `cause` is what the history says moved it
-    /// (`manual:ana: renewal signed`). Unknown stage or record: an error, nothing written.
+    /// What a stage set by hand is recorded as (the `cause` of `setStage`): `manual:ana` or
+    /// `manual:ana: renewal signed`; `who` is `$BATON_USER` for batonctl, the token's name over HTTP.
+    public static func manualStageCause(by who: String, reason: String?) -> String {
+        let note = reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+        return "manual:\(who)" + (note.isEmpty ? "" : ": \(note)")
+    }
+
+    /// Sets `record`'s (a storage key) lifecycle stage to `stage` by hand, in one transaction with
+    /// its history row and the instances it starts. `cause` is what the history says moved it
+    /// (`manualStageCause`). Unknown stage, unknown record or a record merged into another (its
+    /// stage is the survivor's to set): an error, nothing written.
     public func setStage(record: String, to stage: String, cause: String) async throws -> StageOutcome {
         let stages = try await lifecycleStages()
         if let problem = Lifecycle.problem(with: stage, stages: stages.settable) { throw BatonError.invalid(problem) }
         return try await pool.transaction { connection in
-            guard let outcome = try await changeStage(record, to: stage, cause: cause, on: connection) else {
+            guard let outcome = try await changeStage(record, to: stage, cause: cause, refusingMerged: true, on: connection) else {
                 throw BatonError.notFound(Self.unknownRecord(record))
             }
             return outcome
@@ -122,11 +131,16 @@ extension Store {
     }
 
     /// `setStage` inside the caller's transaction, the stage already validated; nil when there is
-    /// no such record. A record already in `stage` changes nothing.
-    func changeStage(_ record: String, to stage: String, cause: String, on connection: Connection) async throws
-        -> StageOutcome?
+    /// no such record. A record already in `stage` changes nothing. `refusingMerged`: a record merged
+    /// into another is a conflict naming the survivor (checked under the row lock, so a merge
+    /// committing meanwhile is seen).
+    func changeStage(_ record: String, to stage: String, cause: String, refusingMerged: Bool = false,
+                     on connection: Connection) async throws -> StageOutcome?
     {
         guard let row = try await connection.query(Self.lockRecordStage, [record]).first else { return nil }
+        if refusingMerged, let survivor = try row.decode(String?.self, "merged_into") {
+            throw BatonError.conflict(Self.mergedAway(record, into: survivor))
+        }
         let from: String? = try row.decode("lifecycle_stage")
         let ref = RecordRef(storageKey: record).description
         guard from != stage else { return StageOutcome(record: ref, from: from, to: stage, changed: false, started: []) }
@@ -185,6 +199,12 @@ extension Store {
                                                 subject: subject, startsOn: startsOn)
             return (definition.name, try row.decode(Int.self, "version"), definition)
         }
+    }
+
+    /// The one line for a stage set on a record merged into `survivor` (both storage keys).
+    static func mergedAway(_ record: String, into survivor: String) -> String {
+        let target = RecordRef(storageKey: survivor)
+        return "\(RecordRef(storageKey: record)) was merged into \(target): set the stage on \(target)"
     }
 
     /// The one line for a record that does not exist.

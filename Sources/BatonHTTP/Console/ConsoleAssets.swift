@@ -20,13 +20,14 @@ enum ConsoleAssets {
 </form>
 """#,
         "contact": #"""
-<h1>Contact {{id}}</h1>
+<h1>{{heading}}</h1>
+{{#merged}}<p class="merged" role="note">This record was merged into <a href="{{link}}">{{record}}</a>, which now has its instances and signals and shows its history: set the stage and the owner there.</p>{{/merged}}
 <div id="contact-live" data-live>
 <dl class="facts">
   <div><dt>Owner</dt><dd id="contact-owner">{{owner}}</dd></div>
   <div><dt>Backup</dt><dd>{{backup}}</dd></div>
   <div><dt>Team</dt><dd>{{team}}</dd></div>
-  <div><dt>Lifecycle</dt><dd>{{lifecycle}}</dd></div>
+  <div><dt>Lifecycle stage</dt><dd id="contact-stage">{{lifecycle}}</dd></div>
 </dl>
 <section aria-labelledby="inst-h">
   <h2 id="inst-h">Instances</h2>
@@ -35,6 +36,22 @@ enum ConsoleAssets {
 <section aria-labelledby="hist-h">
   <h2 id="hist-h">Ownership history</h2>
   {{> history}}
+</section>
+<section aria-labelledby="stage-h">
+  <h2 id="stage-h">Lifecycle stage history</h2>
+  <div class="scroll">
+  <table class="wide stages">
+    <thead><tr><th scope="col">At</th><th scope="col">From</th><th scope="col">To</th><th scope="col">Reason</th><th scope="col">By</th><th scope="col">Instance</th><th scope="col">Started</th></tr></thead>
+    <tbody>
+    {{#stages}}
+    <tr><td>{{#at}}<time datetime="{{iso}}" title="{{utc}}">{{utc}}</time>{{/at}}</td><td>{{from}}</td><td>{{to}}</td><td>{{reason}}{{#other}} <span class="muted">(on {{other}})</span>{{/other}}</td><td>{{actor}}</td>
+      <td>{{#instance}}<a href="/instances/{{instance}}">{{instance}}</a>{{/instance}}</td>
+      <td>{{#started}}<a href="/instances/{{instance}}">{{workflow}} ({{instance}})</a> {{/started}}</td></tr>
+    {{/stages}}
+    {{^stages}}<tr><td colspan="7">No stage yet.</td></tr>{{/stages}}
+    </tbody>
+  </table>
+  </div>
 </section>
 </div>
 {{#canAct}}
@@ -49,6 +66,18 @@ enum ConsoleAssets {
   </form>
 </section>
 {{/canAct}}
+{{#canStage}}
+<section aria-labelledby="set-stage-h" class="actions">
+  <h2 id="set-stage-h">Set lifecycle stage</h2>
+  <form method="post" action="{{here}}/stage">
+    <input type="hidden" name="csrf" value="{{csrf}}">
+    <label for="stage-to">Stage</label>
+    <select id="stage-to" name="stage">{{#stageOptions}}<option value="{{name}}"{{#selected}} selected{{/selected}}>{{name}}</option>{{/stageOptions}}</select>
+    <label for="stage-reason">Reason</label> <input id="stage-reason" name="reason" placeholder="optional">
+    <button type="submit" id="stage-button">Set stage</button>
+  </form>
+</section>
+{{/canStage}}
 <section aria-labelledby="attr-h">
   <h2 id="attr-h">Attributes</h2>
   {{#hasAttributes}}<dl class="facts">{{#attributes}}<div><dt>{{name}}</dt><dd>{{value}}</dd></div>{{/attributes}}</dl>{{/hasAttributes}}
@@ -544,6 +573,7 @@ h2 { font-size: 1.1rem; margin: 1.5rem 0 .6rem; }
 .notice { background: #e7f5ec; border: 1px solid #a6d8b8; padding: .5rem .75rem; border-radius: 4px; }
 .flash-error { background: #fdecea; border: 1px solid #f3b1aa; padding: .5rem .75rem; border-radius: 4px; }
 .error-text { color: var(--bad); }
+.merged { background: #fff6e0; border: 1px solid #f0c96a; padding: .5rem .75rem; border-radius: 4px; }
 .cards { display: flex; flex-wrap: wrap; gap: .6rem; list-style: none; padding: 0; margin: 0; }
 .card { display: flex; flex-direction: column; min-width: 7.5rem; padding: .6rem .8rem; background: var(--panel); border: 1px solid var(--line);
   border-left: 4px solid var(--line); border-radius: 6px; text-decoration: none; color: var(--fg); }
