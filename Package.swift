@@ -118,7 +118,7 @@ let package = Package(
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "BatonTesting"], swiftSettings: swift6),
         .testTarget(
             name: "BatonCoreTests",
-            dependencies: ["BatonCore", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["BatonCore", "BatonTesting", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: swift6),
         .testTarget(
             name: "BatonTests",

@@ -9,6 +9,12 @@ until its leases have expired, then flows again; once half are finished, Postgre
 fast mode. When every instance is finished, the workers stop and the checks in chaos/check.sql
 run: each prints a count and whether it passed. Exit status 0 only when all passed.
 
+Before the fault run comes the fuzz stage (--fuzz-seconds, 0 skips it; --fuzz-only runs nothing
+else): the bounded random-input tests of the loaders, the contact-file readers and the HTTP API's
+request bodies (Tests/BatonCoreTests/HostileInputTests.swift, Tests/BatonTests/HostileBodyTests.swift)
+run for that long in all, split evenly over the input kinds, from a fresh seed (BATON_FUZZ_SEED
+repeats one). Each kind passes when nothing crashed and every refusal was one clear line.
+
 Only the standard library: the database is reached through psql and Baton's own binaries.
 """
 
@@ -18,6 +24,7 @@ import http.server
 import json
 import os
 import random
+import re
 import select
 import signal
 import socket
@@ -213,6 +220,43 @@ def psql(database, sql, *extra):
                            *extra, "-c", sql], check=True, capture_output=True, text=True).stdout.strip()
 
 
+# The fuzz tests: Swift Testing identifiers `Module.Suite/fuzzKind()`.
+FUZZ_TESTS = r"Hostile(InputTests|BodyTests)/fuzz"
+
+
+def fuzz(seconds, logs):
+    """Runs the fuzz tests for `seconds` in all (one input kind after another); returns the checks
+    as (verdict, name, count) and one line saying what was tried."""
+    listed = subprocess.run(["swift", "test", "list", "--skip-build"], cwd=ROOT, capture_output=True, text=True)
+    kinds = [line for line in listed.stdout.splitlines() if re.search(FUZZ_TESTS, line)]
+    if listed.returncode != 0 or not kinds:
+        return [("FAIL", "fuzz: no fuzz tests found (swift build --build-tests first)", f"exit {listed.returncode}")], "fuzz: not run"
+    each = max(1.0, seconds / len(kinds))
+    seed = os.environ.get("BATON_FUZZ_SEED") or str(random.randint(1, 2**32 - 1))
+    env = dict(os.environ, BATON_FUZZ_SECONDS=f"{each:g}", BATON_FUZZ_SEED=seed)
+    log(f"fuzzing {len(kinds)} input kinds, {each:g} s each, seed {seed}")
+    started = time.time()
+    with open(logs / "fuzz.log", "w") as out:
+        status = subprocess.run(["swift", "test", "--skip-build", "--no-parallel", "--filter", FUZZ_TESTS], cwd=ROOT, env=env,
+                                stdout=out, stderr=subprocess.STDOUT).returncode
+    checks, inputs = [], 0
+    for line in (logs / "fuzz.log").read_text(errors="replace").splitlines():
+        if not line.startswith("fuzz-report\t"):
+            continue
+        _, kind, tried, refused, failures, kind_seed = line.split("\t")
+        inputs += int(tried)
+        checks.append(("PASS" if failures == "0" else "FAIL", f"fuzz {kind}: inputs, refused with one clear line, unclear or wrong",
+                       f"{int(tried):,}, {int(refused):,}, {failures}"))
+    if len(checks) < len(kinds):
+        checks.append(("FAIL", f"fuzz: only {len(checks)} of {len(kinds)} input kinds reported (a crash?): .build/chaos/fuzz.log",
+                       str(len(kinds) - len(checks))))
+    if status != 0:
+        checks.append(("FAIL", "fuzz: swift test failed (the failing inputs are in .build/chaos/fuzz.log)", f"exit {status}"))
+    summary = (f"fuzz: {len(kinds)} input kinds, {inputs:,} inputs in {time.time() - started:.0f} s, seed {seed} "
+               f"(BATON_FUZZ_SEED={seed} scripts/chaos repeats it)")
+    return checks, summary
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", type=Path, required=True, help="folder with batonctl, baton-worker, baton-server")
@@ -225,8 +269,19 @@ def main():
     parser.add_argument("--timeout", type=float, default=1800, help="seconds for the whole run")
     parser.add_argument("--logs", type=Path, required=True)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--fuzz-seconds", type=float, default=120, help="the fuzz stage's time in all (0: skip it)")
+    parser.add_argument("--fuzz-only", action="store_true", help="run only the fuzz stage")
     args = parser.parse_args()
     args.logs.mkdir(parents=True, exist_ok=True)
+    fuzz_checks, fuzz_summary = fuzz(args.fuzz_seconds, args.logs) if args.fuzz_seconds > 0 else ([], "fuzz: skipped")
+    if args.fuzz_only:
+        print()
+        print(fuzz_summary)
+        for verdict, name, count in fuzz_checks:
+            print(f"  {verdict:4}  {name}: {count}")
+        passed = bool(fuzz_checks) and all(verdict == "PASS" for verdict, _, _ in fuzz_checks)
+        print("PASS" if passed else "FAIL")
+        return 0 if passed else 1
     started = time.time()
 
     database = f"baton_chaos_{os.getpid()}"
@@ -362,6 +417,10 @@ def main():
     print(f"workers stopped with status {statuses}")
     for line in result.splitlines():
         name, count, verdict = line.split("\t")
+        print(f"  {verdict:4}  {name}: {count}")
+        passed = passed and verdict != "FAIL"
+    print(fuzz_summary)
+    for verdict, name, count in fuzz_checks:
         print(f"  {verdict:4}  {name}: {count}")
         passed = passed and verdict != "FAIL"
     if restarted_at is None or partitioned_at is None:

@@ -1,6 +1,5 @@
 import Baton
 import BatonCore
-import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -31,26 +30,7 @@ struct HooksController {
             BatonMetrics.inboundEvents(source: source.name, type: "unknown", outcome: "rejected_signature")
             throw Problem.unauthorized("the request is not signed by \(source.name)'s secret (\(why))")
         }
-        guard case .array(let items)? = JSONValue.parse(body) else {
-            throw Problem.malformed("a HubSpot webhook body is a JSON array of events")
-        }
-        var events: [InboundEvent] = []
-        for (index, item) in items.enumerated() {
-            guard case .object(let object) = item else { throw Problem.malformed("event \(index + 1) is not a JSON object") }
-            guard let id = object["eventId"]?.scalarText, let type = object["subscriptionType"]?.scalarText,
-                  let contact = object["objectId"]?.scalarText, !contact.isEmpty else {
-                throw Problem.malformed("event \(index + 1) needs eventId, subscriptionType and objectId")
-            }
-            let property = object["propertyName"]?.scalarText
-            let value = object["propertyValue"]?.scalarText
-            var attributes: [String: String] = [:]
-            if let property, let value, value.utf8.count <= settings.maxAttributeBytes, !value.contains("\u{0}") { attributes[property] = value }
-            let actor = object["sourceId"]?.scalarText ?? object["changeSource"]?.scalarText
-            // occurredAt: milliseconds since the epoch, by HubSpot's clock.
-            let occurredAt = object["occurredAt"]?.scalarText.flatMap(Double.init).map { Date(timeIntervalSince1970: $0 / 1000) }
-            events.append(InboundEvent(id: id, type: type, contact: contact, property: property, value: value,
-                                       attributes: attributes, actor: actor, occurredAt: occurredAt))
-        }
+        let events = try InboundBody.hubspot(body, maxAttributeBytes: settings.maxAttributeBytes)
         return JSON.response(try await store.ingest(events, from: source))
     }
 
@@ -62,16 +42,8 @@ struct HooksController {
             BatonMetrics.inboundEvents(source: source.name, type: "unknown", outcome: "rejected_signature")
             throw Problem.unauthorized("the request is not signed by \(source.name)'s secret (\(why))")
         }
-        guard case .object(let object)? = JSONValue.parse(body) else {
-            throw Problem.malformed("the body must be a JSON object {event, contact, attributes}")
-        }
-        let fields = JSONFields(object)
-        let event = try fields.string("event")
-        let contact = try fields.string("contact")
-        let attributes = try fields.attributes("attributes", maxValueBytes: settings.maxAttributeBytes)
-        let id = try fields.optionalString("id") ?? request.headers[.idempotencyKey]
-            ?? SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
-        let inbound = InboundEvent(id: id, type: event, contact: contact, attributes: attributes, actor: try fields.optionalString("actor"))
+        let inbound = try InboundBody.webhook(body, idempotencyKey: request.headers[.idempotencyKey],
+                                              maxAttributeBytes: settings.maxAttributeBytes)
         return JSON.response(try await store.ingest([inbound], from: source))
     }
 

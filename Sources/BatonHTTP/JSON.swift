@@ -1,3 +1,4 @@
+import BatonCore
 import Foundation
 import Hummingbird
 
@@ -63,14 +64,15 @@ struct JSONFields {
         guard case .object(let map) = value else { throw Problem.malformed("\(prefix)\(key) must be an object of names to values") }
         var result: [String: String] = [:]
         for (name, raw) in map where raw != .null {
+            let shown = OneLine.shown(name)  // the name as typed, its line breaks and NULs escaped
             guard let text = raw.scalarText else {
-                throw Problem.malformed("\(prefix)\(key).\(name) must be a string, number or boolean")
+                throw Problem.malformed("\(prefix)\(key).\(shown) must be a string, number or boolean")
             }
             guard text.utf8.count <= maxValueBytes else {
-                throw Problem.tooLarge("\(prefix)\(key).\(name) is \(text.utf8.count) bytes; values are limited to \(maxValueBytes) bytes")
+                throw Problem.tooLarge("\(prefix)\(key).\(shown) is \(text.utf8.count) bytes; values are limited to \(maxValueBytes) bytes")
             }
             guard !text.contains("\u{0}") && !name.contains("\u{0}") else {
-                throw Problem.malformed("\(prefix)\(key).\(name) contains a NUL character")
+                throw Problem.malformed("\(prefix)\(key).\(shown) contains a NUL character")
             }
             guard !name.isEmpty else { throw Problem.malformed("\(prefix)\(key) has an attribute with an empty name") }
             result[name] = text

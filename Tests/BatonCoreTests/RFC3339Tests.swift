@@ -1,4 +1,5 @@
 @testable import BatonCore
+import BatonTesting
 import Foundation
 import Testing
 
@@ -34,18 +35,5 @@ struct RFC3339Tests {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .rfc3339
         #expect(String(decoding: try encoder.encode([t0]), as: UTF8.self) == #"["2026-03-02T10:00:00Z"]"#)
-    }
-}
-
-/// A small deterministic generator for tests that need many varied inputs.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

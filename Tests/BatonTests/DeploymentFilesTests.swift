@@ -42,6 +42,49 @@ struct DeploymentFilesTests {
         }
     }
 
+    /// The user in a `postgresql://USER:PASSWORD@HOST/…` URL.
+    static func user(inURL url: String) -> String? {
+        guard let scheme = url.range(of: "://") else { return nil }
+        let rest = url[scheme.upperBound...]
+        guard let at = rest.firstIndex(of: "@") else { return nil }
+        return String(rest[..<at].prefix { $0 != ":" })
+    }
+
+    @Test("compose: no Baton process is a superuser; the init script makes the roles of sql/roles.sql, each process logs in as its own")
+    func composeRoles() throws {
+        let root = try #require(try Yams.load(yaml: try Self.text("docker-compose.yml")) as? [String: Any])
+        let services = try #require(root["services"] as? [String: [String: Any]])
+        let postgres = try #require(services["postgres"])
+        let environment = try #require(postgres["environment"] as? [String: Any])
+        let superuser = try #require(environment["POSTGRES_USER"] as? String)
+        // The init script runs once on an empty volume, as the superuser; it needs roles.sql beside it.
+        let volumes = postgres["volumes"] as? [String] ?? []
+        #expect(volumes.contains("./deploy/postgres-init:/docker-entrypoint-initdb.d:ro"))
+        #expect(volumes.contains("./sql/roles.sql:/baton/roles.sql:ro"))
+        let script = try Self.text("deploy/postgres-init/10-baton-roles.sh")
+        #expect(FileManager.default.isExecutableFile(atPath: packageRoot.appendingPathComponent("deploy/postgres-init/10-baton-roles.sh").path))
+        let logins = ["migrate": ("baton", "baton_owner"), "worker": ("worker", "baton_worker"), "server": ("server", "baton_admin")]
+        for (name, (login, group)) in logins {
+            let env = try #require(services[name]?["environment"] as? [String: Any], "\(name) has no environment")
+            let url = try #require(env["DATABASE_URL"] as? String, "\(name) has no DATABASE_URL")
+            let user = Self.user(inURL: url)
+            #expect(user == login, "\(name) logs in as \(user ?? "?"), not \(login)")
+            #expect(user != superuser, "\(name) logs in as the image's superuser")
+            #expect(script.contains("CREATE ROLE \(login) LOGIN NOSUPERUSER PASSWORD") && script.contains("IN ROLE \(group);"),
+                    "the init script does not make \(login) a member of \(group)")
+            #expect(environment.keys.contains { key in url.contains("${\(key):-") }, "\(name)'s password is not the one the init script sets")
+        }
+        // The group roles are sql/roles.sql's, the database belongs to the owner, and roles.sql runs as the owner.
+        for group in ["baton_owner", "baton_admin", "baton_worker", "baton_readonly"] {
+            #expect(script.contains("CREATE ROLE \(group) NOLOGIN;"), "\(group)")
+            #expect(try Self.text("sql/roles.sql").contains("'\(group)'"), "\(group) is not a role of sql/roles.sql")
+        }
+        #expect(script.contains("CREATE DATABASE baton OWNER baton;"))
+        #expect(script.contains("SET ROLE baton") && script.contains("/baton/roles.sql"))
+        #expect(!script.replacingOccurrences(of: "NOSUPERUSER", with: "").contains("SUPERUSER"), "the init script grants SUPERUSER")
+        #expect(superuser != "baton")
+    }
+
     /// The Dockerfile's instructions, continuation lines joined.
     static func dockerInstructions() throws -> [(keyword: String, arguments: String)] {
         var result: [(String, String)] = []

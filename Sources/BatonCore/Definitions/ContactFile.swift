@@ -144,18 +144,7 @@ public enum ContactFile {
 
     /// `text` as a one-line message may show it: at most 64 characters, line breaks and other
     /// control characters escaped.
-    static func shown(_ text: String) -> String {
-        var shown = ""
-        for scalar in text.unicodeScalars.prefix(64) {
-            let category = scalar.properties.generalCategory
-            if category == .control || category == .lineSeparator || category == .paragraphSeparator {
-                shown += scalar.escaped(asASCII: true)
-            } else {
-                shown.unicodeScalars.append(scalar)
-            }
-        }
-        return text.unicodeScalars.count > 64 ? shown + "…" : shown
-    }
+    static func shown(_ text: String) -> String { OneLine.shown(text) }
 
     /// The header needs a `contact` column, and a distinct non-empty name for every column.
     static func headerProblem(_ names: [String]) -> String? {

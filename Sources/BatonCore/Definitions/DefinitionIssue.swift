@@ -11,12 +11,14 @@ public struct DefinitionIssue: Error, Hashable, Sendable, CustomStringConvertibl
     /// What is wrong and what would be right.
     public var message: String
 
+    /// An issue; control characters and line separators in `file`, `path` and `message` (which
+    /// often quote what the user wrote) are kept escaped (`OneLine`), so `description` is one line.
     public init(file: String, line: Int, column: Int, path: String, message: String) {
-        self.file = file
+        self.file = OneLine.escaped(file)
         self.line = line
         self.column = column
-        self.path = path
-        self.message = message
+        self.path = OneLine.escaped(path)
+        self.message = OneLine.escaped(message)
     }
 
     /// One line: `FILE:LINE:COLUMN: path: message` (the path reads `(file)` when it is empty).

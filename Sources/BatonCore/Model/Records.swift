@@ -56,8 +56,8 @@ public struct RecordRef: Hashable, Sendable, CustomStringConvertible {
     /// name other kinds of record.
     public static func contactIDProblem(_ id: String) -> String? {
         for kind in RecordKind.allCases where id.hasPrefix(kind.rawValue + ":") {
-            return "contact id \"\(id)\" starts with \"\(kind.rawValue):\", which names a record kind; "
-                + (kind == .contact ? "give the contact's id without it" : "use --record \(id)")
+            return "contact id \"\(OneLine.shown(id, limit: ContactFile.maxContactBytes))\" starts with \"\(kind.rawValue):\", which names a record kind; "
+                + (kind == .contact ? "give the contact's id without it" : "use --record \(OneLine.shown(id, limit: ContactFile.maxContactBytes))")
         }
         return nil
     }
@@ -67,7 +67,7 @@ public struct RecordRef: Hashable, Sendable, CustomStringConvertible {
         let kinds = RecordKind.allCases.map(\.rawValue).joined(separator: "|")
         guard let colon = text.firstIndex(of: ":"), RecordKind(rawValue: String(text[..<colon])) != nil,
               let ref = RecordRef(parsing: text)
-        else { throw RecordRefError(message: "a record is KIND:ID with KIND one of \(kinds), e.g. deal:D-7; got \"\(text)\"") }
+        else { throw RecordRefError(message: "a record is KIND:ID with KIND one of \(kinds), e.g. deal:D-7; got \"\(OneLine.shown(text))\"") }
         return ref
     }
 }
