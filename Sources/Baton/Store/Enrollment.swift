@@ -34,13 +34,15 @@ extension Store {
     /// Creates or updates the contacts (new attributes merged over old ones) and starts an instance
     /// of $1 v$2 at step $3 for each contact that has no live one. The partial unique index
     /// `workflow_instances_one_live` makes a racing second start a no-op, never a duplicate;
-    /// the existing instance is returned instead; a new one comes back with the columns of its
+    /// the existing instance is returned instead (looked up per contact through that index: a
+    /// join would let the prepared statement's generic plan read every live instance of the
+    /// workflow on each start); a new one comes back with the columns of its
     /// summary as stored. With $7, nothing happens unless $2 is still the newest version (a process
     /// that cached the version it saw newest learns of a newer one from the empty answer). Wakes
     /// idle workers on commit when $6 is true (a
     /// caller with many small concurrent starts passes false and coalesces its wake-ups: NOTIFY
     /// serialises committing transactions, so one per start would cap them at one per WAL flush).
-    static let enrollContacts = PreparedStatement(name: "baton_enroll_v2", sql: """
+    static let enrollContacts = PreparedStatement(name: "baton_enroll_v3", sql: """
         WITH current AS (
             SELECT NOT $7 OR max(version) = $2 AS ok FROM workflow_definitions WHERE name = $1
         ), input AS (
@@ -62,10 +64,13 @@ extension Store {
         SELECT s.contact, s.id, true AS created, s.state, s.step, s.priority, s.run_at, s.updated_at, u.owner, u.team
         FROM started s JOIN upserted u ON u.id = s.contact
         UNION ALL
-        SELECT i.contact, i.id, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-        FROM workflow_instances i JOIN input x ON x.contact = i.contact
-        WHERE i.workflow = $1 AND i.state NOT IN ('completed', 'cancelled')
-          AND NOT EXISTS (SELECT 1 FROM started s WHERE s.contact = i.contact)
+        SELECT x.contact, live.id, false, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+        FROM input x CROSS JOIN LATERAL (
+            SELECT i.id FROM workflow_instances i
+            WHERE i.workflow = $1 AND i.contact = x.contact AND i.state NOT IN ('completed', 'cancelled')
+            LIMIT 1
+        ) live
+        WHERE NOT EXISTS (SELECT 1 FROM started s WHERE s.contact = x.contact)
           AND (SELECT count(*) FROM woken) >= 0
         """)
 
