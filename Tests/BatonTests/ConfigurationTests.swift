@@ -8,17 +8,11 @@ import Testing
 @Suite("Configuration file and environment")
 struct ConfigurationTests {
     /// A fresh directory for this test's files.
-    func directory() throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("baton-config-\(getpid())-\(UInt32.random(in: 0...UInt32.max))").path
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        return path
-    }
+    func directory() throws -> String { try ScratchFiles.directory("config") }
 
     /// Writes `text` to `name` in `directory`; returns the path.
     func write(_ text: String, _ name: String, in directory: String) throws -> String {
-        let path = directory + "/" + name
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
+        try ScratchFiles.write(text, name, in: directory)
     }
 
     /// No database and no stray settings from the test's own environment.
