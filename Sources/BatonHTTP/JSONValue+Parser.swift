@@ -120,6 +120,12 @@ struct JSONParser {
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
         guard let number = Double(text), number.isFinite else { return nil }
+        // Below Double's range: JSONDecoder refuses a number whose digits are not all zero but
+        // which reads as zero (`1e-9991`, `-2e-324`), so this parser does too.
+        if number == 0 {
+            let mantissa = bytes[start..<index].prefix { $0 != UInt8(ascii: "e") && $0 != UInt8(ascii: "E") }
+            if mantissa.contains(where: { (UInt8(ascii: "1")...UInt8(ascii: "9")).contains($0) }) { return nil }
+        }
         return .number(number)
     }
 
