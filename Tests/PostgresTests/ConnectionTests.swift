@@ -128,7 +128,9 @@ struct ConnectionTests {
     }
 
     @Test func serializationFailuresAreRetried() async throws {
-        let pool = ConnectionPool(config, maxConnections: 4)
+        // A minute's checkout timeout: on a loaded machine a task waited over the default 10 s
+        // behind the others' retries (the retry, not the wait, is what this test is about).
+        let pool = ConnectionPool(config, maxConnections: 4, checkoutTimeout: .seconds(60))
         defer { Task { await pool.close() } }
         try await pool.withConnection { try await $0.executeScript("CREATE TABLE counter (n int); INSERT INTO counter VALUES (0)") }
         // 8 serializable increments racing on one row: some fail with 40001 and are retried.
