@@ -133,23 +133,31 @@ public final class Connection: @unchecked Sendable {
     // MARK: - Running work on the connection's queue
 
     /// Runs `body` with the libpq handle on the connection's queue. Task cancellation sends a
-    /// cancel request for the statement in flight.
+    /// cancel request for the statement in flight; a task cancelled while its call waits for the
+    /// queue never sends the statement. A task that was already cancelled when it called still runs
+    /// its statement: that is how cleanup (ROLLBACK, the pool's reuse check) gets done.
     func run<T: Sendable>(_ body: @escaping @Sendable (OpaquePointer) throws -> T) async throws -> T {
-        try await withTaskCancellationHandler {
+        let ticket = CancelTicket()
+        let honoursCancellation = !Task.isCancelled
+        return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, Error>) in
                 queue.async {
                     guard let pgconn = self.pgconn else {
                         continuation.resume(throwing: PostgresError(.closed, "the connection is closed"))
                         return
                     }
-                    self.cancel.begin()
+                    guard self.cancel.begin(ticket) else {
+                        continuation.resume(throwing: PostgresError(
+                            .cancelled, "canceling statement due to user request (before it was sent)", sqlState: "57014"))
+                        return
+                    }
                     let result = Result { try body(pgconn) }
                     self.cancel.end()
                     continuation.resume(with: result)
                 }
             }
         } onCancel: {
-            cancel.send()
+            if honoursCancellation { cancel.send(ticket) }
         }
     }
 
@@ -332,27 +340,49 @@ public struct Statement: Sendable {
     }
 }
 
-/// libpq's cancel handle, usable from any thread; tracks whether a statement is in flight so a
+/// One call's claim on the connection, so a cancellation reaches only the statement of the task
+/// that asked for it. `@unchecked Sendable`: `cancelled` is read and written under the handle's lock.
+final class CancelTicket: @unchecked Sendable {
+    fileprivate var cancelled = false
+}
+
+/// libpq's cancel handle, usable from any thread; tracks which call's statement is in flight so a
 /// late cancellation does not hit the next statement.
+///
+/// A cancel request that reaches the server before the statement does (still in the socket, or the
+/// backend not yet reading it) is dropped by the server, so while the cancelled statement is still in
+/// flight the request is sent again every half second.
 ///
 /// `@unchecked Sendable`: every field is read and written under `lock`.
 final class CancelHandle: @unchecked Sendable {
     private let lock = NSLock()
     private var handle: OpaquePointer?
-    private var inFlight = false
+    private var current: CancelTicket?
 
     init(_ handle: OpaquePointer?) { self.handle = handle }
     deinit { if let handle { PQfreeCancel(handle) } }
 
-    func begin() { lock.withLock { inFlight = true } }
-    func end() { lock.withLock { inFlight = false } }
-
-    func send() {
+    /// Marks the ticket's statement in flight; false when its task was already cancelled.
+    func begin(_ ticket: CancelTicket) -> Bool {
         lock.withLock {
-            guard inFlight, let handle else { return }
+            guard !ticket.cancelled else { return false }
+            current = ticket
+            return true
+        }
+    }
+
+    func end() { lock.withLock { current = nil } }
+
+    func send(_ ticket: CancelTicket, attempt: Int = 0) {
+        let again: Bool = lock.withLock {
+            ticket.cancelled = true
+            guard current === ticket, let handle else { return false }
             var buffer = [CChar](repeating: 0, count: 256)
             _ = PQcancel(handle, &buffer, Int32(buffer.count))
+            return attempt < 120
         }
+        guard again else { return }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 0.5) { self.send(ticket, attempt: attempt + 1) }
     }
 
     func invalidate() {

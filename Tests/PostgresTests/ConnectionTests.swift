@@ -173,6 +173,28 @@ struct ConnectionTests {
         #expect(try await connection.query("SELECT 1")[0].decode(Int.self, at: 0) == 1)
     }
 
+    /// A task cancelled while its statement waits behind another on the same connection never sends
+    /// it (the server would drop a cancel request that came before the statement), and the statement
+    /// ahead of it is not touched.
+    @Test func cancellingAQueuedStatementNeverSendsIt() async throws {
+        let connection = try await Connection.connect(config)
+        defer { Task { await connection.close() } }
+        try await connection.query("CREATE TEMPORARY TABLE queued_probe (v int)")
+        let ahead = Task { try await connection.query("SELECT pg_sleep(2)") }
+        try await Task.sleep(for: .milliseconds(200))
+        let queued = Task { try await connection.query("INSERT INTO queued_probe VALUES (1)") }
+        try await Task.sleep(for: .milliseconds(200))
+        queued.cancel()
+        let result = await queued.result
+        _ = try await ahead.value
+        if case .failure(let error as PostgresError) = result {
+            #expect(error.isQueryCanceled)
+            #expect(try await connection.query("SELECT count(*) FROM queued_probe")[0].decode(Int.self, at: 0) == 0)
+        } else {
+            Issue.record("expected a cancelled statement, got \(result)")
+        }
+    }
+
     @Test func killedBackendIsAConnectionError() async throws {
         let connection = try await Connection.connect(config)
         let killer = try await Connection.connect(config)

@@ -76,7 +76,7 @@ struct PoolTests {
         let pg = packageRoot.appendingPathComponent("scripts/pg").path
         let env = ["BATON_PG_HOME": home]
         do {
-            try await restartScenario(pg, env)
+            try await PrivateClusterTurns.shared.exclusively { try await restartScenario(pg, env) }
         } catch {
             _ = try? await runProgram(pg, ["destroy"], environment: env)
             throw error

@@ -41,7 +41,7 @@ struct PrivateClusterUpgradeTests {
                                    "-c", "CREATE TABLE kept (v text)", "-c", "INSERT INTO kept VALUES ('before')"])
         try await asOwner("pg_ctl", ["-D", "\(home)/data", "-w", "-m", "fast", "stop"])
 
-        let started = try await runProgram(pg, ["start"], environment: env)
+        let started = try await PrivateClusterTurns.shared.exclusively { try await runProgram(pg, ["start"], environment: env) }
         try #require(started.status == 0, "scripts/pg start failed: \(started.output)")
         #expect(started.output.contains("upgrading the private cluster"))
         let url = try #require(started.output.split(separator: "\n").last { $0.hasPrefix("postgresql://") })
@@ -57,7 +57,7 @@ struct PrivateClusterUpgradeTests {
         _ = try await connection.executeScript("DROP DATABASE upgraded_probe")
         await #expect(throws: PostgresError.self) { try await connection.query("ALTER SYSTEM SET work_mem = '8MB'") }
 
-        let again = try await runProgram(pg, ["start"], environment: env)
+        let again = try await PrivateClusterTurns.shared.exclusively { try await runProgram(pg, ["start"], environment: env) }
         #expect(again.status == 0, "\(again.output)")
         #expect(!again.output.contains("upgrading"), "\(again.output)")
     }

@@ -76,9 +76,10 @@ struct TLSTests {
         try await openssl(["x509", "-req", "-in", path("server.csr"), "-CA", path("ca.crt"), "-CAkey", path("ca.key"),
                            "-CAcreateserial", "-out", path("server.crt"), "-days", "2", "-extfile", path("san.ext")])
 
-        let started = try await runProgram(pg, ["start"], environment: [
+        let environment = [
             "BATON_PG_HOME": home, "BATON_PG_TLS_CERT": path("server.crt"), "BATON_PG_TLS_KEY": path("server.key"),
-        ])
+        ]
+        let started = try await PrivateClusterTurns.shared.exclusively { try await runProgram(pg, ["start"], environment: environment) }
         try #require(started.status == 0, "scripts/pg start failed: \(started.output)")
         let url = try #require(started.output.split(separator: "\n").last { $0.hasPrefix("postgresql://") })
         let port = try #require(URLComponents(string: String(url))?.port)
