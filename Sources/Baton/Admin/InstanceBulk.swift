@@ -7,14 +7,28 @@ extension Store {
         SELECT count(*) FROM workflow_instances i JOIN contacts c ON c.id = i.contact
 
         """ + instanceFilters
+    /// The same, counting no further than $10 rows.
+    static let countInstancesUpTo = """
+        SELECT count(*) FROM (SELECT 1 FROM workflow_instances i JOIN contacts c ON c.id = i.contact
 
-    /// The number of instances `query`'s filters match (its cursor and limit are ignored).
-    public func countInstances(_ query: InstanceQuery) async throws -> Int {
+        """ + instanceFilters + """
+
+        LIMIT $10) s
+        """
+
+    /// The number of instances `query`'s filters match (its cursor and limit are ignored). With
+    /// `upTo`, counting stops there (at most `upTo` + 1 is returned: "more than upTo"): a listing's
+    /// header need not read a million rows.
+    public func countInstances(_ query: InstanceQuery, upTo: Int? = nil) async throws -> Int {
         if let state = query.state, !instanceStates.contains(state) {
             throw BatonError.invalid("unknown state \(state): one of \(instanceStates.joined(separator: ", "))")
         }
         return try await pool.withConnection { connection in
-            try await connection.query(Self.countInstances, Self.filterParameters(query))[0].decode(Int.self, at: 0)
+            if let upTo {
+                return try await connection.query(Self.countInstancesUpTo, Self.filterParameters(query) + [upTo + 1])[0]
+                    .decode(Int.self, at: 0)
+            }
+            return try await connection.query(Self.countInstances, Self.filterParameters(query))[0].decode(Int.self, at: 0)
         }
     }
 

@@ -8,9 +8,12 @@ public struct Overview: Sendable {
     public var states: [String: Int]
     /// Ready instances whose run_at has come.
     public var dueNow: Int
-    /// Stuck instances per reason (`stuck` reasons).
+    /// Stuck instances per reason (`stuck` reasons), counted up to 10,000.
     public var stuck: [String: Int]
-    /// `stats` over all time, the last 24 hours and the last 7 days.
+    /// The reasons with more stuck instances than `stuck` says.
+    public var stuckMore: Set<String>
+    /// `stats` over all time (counts and owner coverage), the last 24 hours (outcomes) and the last
+    /// 7 days (outcomes and speed to lead): the parts the overview shows.
     public var allTime: Stats
     public var day: Stats
     public var week: Stats
@@ -77,13 +80,15 @@ extension Store {
             try await fill(Self.overviewCompletedPerHour, from: firstHour, width: hour, into: &completed)
             try await fill(Self.overviewBreachesPerDay, from: firstDay, width: day, into: &breaches)
         }
-        var stuckByReason: [String: Int] = [:]
-        for item in try await stuck(olderThan: 30) { stuckByReason[item.reason, default: 0] += 1 }
+        // Counted up to 10,000 per reason by index; `stuckMore` names the reasons with more.
+        let groups = try await stuckGroups(olderThan: 30, limit: 0)
         return Overview(
-            states: states, dueNow: dueNow, stuck: stuckByReason,
-            allTime: try await stats(workflow: nil, since: Date(timeIntervalSince1970: 0)),
-            day: try await stats(workflow: nil, since: now.addingTimeInterval(-day)),
-            week: try await stats(workflow: nil, since: now.addingTimeInterval(-7 * day)),
+            states: states, dueNow: dueNow,
+            stuck: Dictionary(uniqueKeysWithValues: groups.map { ($0.reason, $0.count) }),
+            stuckMore: Set(groups.filter(\.capped).map(\.reason)),
+            allTime: try await stats(workflow: nil, since: Date(timeIntervalSince1970: 0), parts: .coverage),
+            day: try await stats(workflow: nil, since: now.addingTimeInterval(-day), parts: .outcomes),
+            week: try await stats(workflow: nil, since: now.addingTimeInterval(-7 * day), parts: [.outcomes, .speedToLead]),
             startedPerHour: started, completedPerHour: completed, firstHour: firstHour,
             breachesPerDay: breaches, firstDay: firstDay, at: now)
     }

@@ -14,81 +14,149 @@ public struct StuckItem: Sendable, Codable, Equatable {
     public var suggestion: String
 }
 
-extension Store {
-    /// Every kind of stuck work, oldest first. $1 = how long past due before it counts.
-    static let selectStuck = """
-        SELECT i.id, i.workflow, i.contact, 'failed' AS reason, coalesce(i.finished_at, i.updated_at) AS since,
-               coalesce(i.last_error, 'failed') AS detail
-        FROM workflow_instances i WHERE i.state = 'failed'
-        UNION ALL
-        SELECT i.id, i.workflow, i.contact, 'lease_expired', i.lease_expires_at,
-               'worker ' || i.lease_owner || ' stopped holding it at step ' || i.step
-        FROM workflow_instances i
-        WHERE i.state = 'running' AND i.lease_expires_at < now() - $1 * interval '1 second'
-        UNION ALL
-        SELECT i.id, i.workflow, i.contact, 'overdue', i.run_at,
-               CASE WHEN i.state = 'waiting' THEN 'deadline of ' || i.step || ' passed; no worker has looked at it'
-                    ELSE 'due at step ' || i.step || ' but no worker has run it' END
-        FROM workflow_instances i
-        WHERE i.state IN ('ready', 'waiting') AND i.run_at < now() - $1 * interval '1 second'
-        UNION ALL
-        SELECT i.id, i.workflow, i.contact, 'unowned', c.queued_since,
-               'queued in team ' || coalesce(c.team, '?') || ': nobody was eligible'
-        FROM workflow_instances i JOIN contacts c ON c.id = i.contact
-        WHERE c.owner IS NULL AND c.queued_since < now() - $1 * interval '1 second'
-          AND i.state IN ('ready', 'running', 'waiting')
-        UNION ALL
-        SELECT o.instance, o.workflow, o.contact, 'delivery_failed', o.created_at,
-               'outbox ' || o.id || ' via ' || o.channel || ' to ' || coalesce(o.recipient, '?') || ': '
-               || coalesce(o.last_error, 'dead')
-        FROM outbox o WHERE o.status = 'dead'
-        ORDER BY since
-        """
+/// One reason's stuck work as the console shows it: how many, and the oldest few.
+public struct StuckGroup: Sendable, Equatable {
+    public var reason: String
+    /// How many instances are stuck for this reason, counted up to `capped` (then "more than").
+    public var count: Int
+    /// True when there are more than `count`.
+    public var capped: Bool
+    /// The oldest, at most the limit asked for.
+    public var items: [StuckItem]
+}
 
-    /// Versions live instances are pinned to, with their specs, to find ones this build cannot load.
-    static let selectLiveVersions = """
+extension Store {
+    /// Each kind of stuck work, as one SELECT with the same columns. $1 = how long past due before
+    /// it counts. Every branch is served by an index (state, lease, run_at, contact owner, outbox status).
+    static let stuckBranches: [(reason: String, sql: String)] = [
+        ("failed", """
+            SELECT i.id, i.workflow, i.contact, 'failed' AS reason, coalesce(i.finished_at, i.updated_at) AS since,
+                   coalesce(i.last_error, 'failed') AS detail
+            FROM workflow_instances i WHERE i.state = 'failed' AND $1::int IS NOT NULL
+            """),
+        ("lease_expired", """
+            SELECT i.id, i.workflow, i.contact, 'lease_expired' AS reason, i.lease_expires_at AS since,
+                   'worker ' || i.lease_owner || ' stopped holding it at step ' || i.step AS detail
+            FROM workflow_instances i
+            WHERE i.state = 'running' AND i.lease_expires_at < now() - $1 * interval '1 second'
+            """),
+        ("overdue", """
+            SELECT i.id, i.workflow, i.contact, 'overdue' AS reason, i.run_at AS since,
+                   CASE WHEN i.state = 'waiting' THEN 'deadline of ' || i.step || ' passed; no worker has looked at it'
+                        ELSE 'due at step ' || i.step || ' but no worker has run it' END AS detail
+            FROM workflow_instances i
+            WHERE i.state IN ('ready', 'waiting') AND i.run_at < now() - $1 * interval '1 second'
+            """),
+        ("unowned", """
+            SELECT i.id, i.workflow, i.contact, 'unowned' AS reason, c.queued_since AS since,
+                   'queued in team ' || coalesce(c.team, '?') || ': nobody was eligible' AS detail
+            FROM workflow_instances i JOIN contacts c ON c.id = i.contact
+            WHERE c.owner IS NULL AND c.queued_since < now() - $1 * interval '1 second'
+              AND i.state IN ('ready', 'running', 'waiting')
+            """),
+        ("delivery_failed", """
+            SELECT o.instance AS id, o.workflow, o.contact, 'delivery_failed' AS reason, o.created_at AS since,
+                   'outbox ' || o.id || ' via ' || o.channel || ' to ' || coalesce(o.recipient, '?') || ': '
+                   || coalesce(o.last_error, 'dead') AS detail
+            FROM outbox o WHERE o.status = 'dead' AND $1::int IS NOT NULL
+            """),
+    ]
+
+    /// Every kind of stuck work, oldest first. $1 = how long past due before it counts.
+    static let selectStuck = stuckBranches.map(\.sql).joined(separator: "\nUNION ALL\n") + "\nORDER BY since"
+
+    /// Every stored definition with the newest version of its workflow: the stuck check decodes
+    /// each to find versions this build cannot load (few rows; no instance is read).
+    static let selectDefinitionSpecs = """
         SELECT d.name, d.version, d.spec::text AS spec,
-               (SELECT max(n.version) FROM workflow_definitions n WHERE n.name = d.name) AS newest,
-               array_agg(i.id ORDER BY i.id) AS ids, array_agg(i.contact ORDER BY i.id) AS contacts,
-               min(i.updated_at) AS since
-        FROM workflow_instances i JOIN workflow_definitions d ON d.name = i.workflow AND d.version = i.version
-        WHERE i.state IN ('ready', 'running', 'waiting', 'failed')
-        GROUP BY d.name, d.version, d.spec::text
+               (SELECT max(n.version) FROM workflow_definitions n WHERE n.name = d.name) AS newest
+        FROM workflow_definitions d ORDER BY d.name, d.version
+        """
+    /// The live or failed instances pinned to one version, oldest id first, at most $3.
+    static let selectPinnedInstances = """
+        SELECT id, contact, updated_at FROM workflow_instances
+        WHERE workflow = $1 AND version = $2 AND state IN ('ready', 'running', 'waiting', 'failed')
+        ORDER BY id LIMIT $3
         """
 
     public func stuck(olderThan seconds: Int) async throws -> [StuckItem] {
         try await pool.withConnection { connection in
-            var items = try await connection.query(Self.selectStuck, [seconds]).map { row -> StuckItem in
-                let id = String(try row.decode(Int.self, "id"))
-                let reason: String = try row.decode("reason")
-                let suggestion: String
-                switch reason {
-                case "failed": suggestion = "fix the cause, then: batonctl retry \(id)"
-                case "lease_expired", "overdue": suggestion = "start a worker: baton-worker (it resumes the instance by itself)"
-                case "unowned": suggestion = "batonctl reassign --contact \(try row.decode(String.self, "contact")) --to MEMBER --reason TEXT"
-                default: suggestion = "fix the channel, then: batonctl outbox retry --all-dead"
-                }
-                return StuckItem(
-                    instance: id, workflow: try row.decode("workflow"), contact: try row.decode("contact"), reason: reason,
-                    since: try row.decode("since"), detail: try row.decode("detail"), suggestion: suggestion)
-            }
-            for row in try await connection.query(Self.selectLiveVersions) {
-                let spec: String = try row.decode("spec")
-                if (try? JSONDecoder().decode(WorkflowDefinition.self, from: Data(spec.utf8))) != nil { continue }
-                let name: String = try row.decode("name"), version: Int = try row.decode("version")
-                let contacts: [String] = try row.decode("contacts")
-                let newest: Int = try row.decode("newest")
-                let migrate = newest > version
-                    ? "batonctl instances migrate --workflow \(name) --from-version \(version) --to-version \(newest) --dry-run"
-                    : "apply a new version, then batonctl instances migrate --workflow \(name) --from-version \(version) --to-version \(version + 1) --dry-run"
-                for (index, id) in try row.decode([Int].self, "ids").enumerated() {
-                    items.append(StuckItem(
-                        instance: String(id), workflow: name, contact: contacts[index], reason: "orphaned_version",
-                        since: try row.decode("since"), detail: "\(name) v\(version) cannot be loaded by this version of Baton",
-                        suggestion: "\(migrate) (then without --dry-run), or batonctl cancel \(id)"))
-                }
+            var items = try await connection.query(Self.selectStuck, [seconds]).map(Self.stuckItem)
+            for orphaned in try await Self.orphanedVersions(connection) {
+                items += try await Self.orphanedItems(orphaned, limit: Int(Int32.max), connection)
             }
             return items
+        }
+    }
+
+    /// Stuck work reason by reason, in `stuckBranches` order then orphaned versions: each reason's
+    /// count up to `cap` and its `limit` oldest items. Cheap at any table size: the console's page.
+    public func stuckGroups(olderThan seconds: Int, limit: Int, cap: Int = 10_000) async throws -> [StuckGroup] {
+        try await pool.withConnection { connection in
+            var groups: [StuckGroup] = []
+            for (reason, sql) in Self.stuckBranches {
+                let count = try await connection.query(
+                    "SELECT count(*) FROM (" + sql + " LIMIT $2) s", [seconds, cap + 1])[0].decode(Int.self, at: 0)
+                guard count > 0 else { continue }
+                let items = limit == 0 ? [] : try await connection.query(
+                    "SELECT * FROM (" + sql + ") s ORDER BY since LIMIT $2", [seconds, limit]).map(Self.stuckItem)
+                groups.append(StuckGroup(reason: reason, count: min(count, cap), capped: count > cap, items: items))
+            }
+            var orphanedItems: [StuckItem] = []
+            var orphanedCount = 0
+            for orphaned in try await Self.orphanedVersions(connection) {
+                let some = try await Self.orphanedItems(orphaned, limit: cap + 1, connection)
+                orphanedCount += some.count
+                orphanedItems += some.prefix(max(0, limit - orphanedItems.count))
+            }
+            if orphanedCount > 0 {
+                groups.append(StuckGroup(reason: "orphaned_version", count: min(orphanedCount, cap), capped: orphanedCount > cap,
+                                         items: orphanedItems))
+            }
+            return groups
+        }
+    }
+
+    private static func stuckItem(_ row: Row) throws -> StuckItem {
+        let id = String(try row.decode(Int.self, "id"))
+        let reason: String = try row.decode("reason")
+        let suggestion: String
+        switch reason {
+        case "failed": suggestion = "fix the cause, then: batonctl retry \(id)"
+        case "lease_expired", "overdue": suggestion = "start a worker: baton-worker (it resumes the instance by itself)"
+        case "unowned": suggestion = "batonctl reassign --contact \(try row.decode(String.self, "contact")) --to MEMBER --reason TEXT"
+        default: suggestion = "fix the channel, then: batonctl outbox retry --all-dead"
+        }
+        return StuckItem(
+            instance: id, workflow: try row.decode("workflow"), contact: try row.decode("contact"), reason: reason,
+            since: try row.decode("since"), detail: try row.decode("detail"), suggestion: suggestion)
+    }
+
+    /// A stored version this build cannot decode.
+    private struct OrphanedVersion { var name: String, version: Int, newest: Int }
+
+    private static func orphanedVersions(_ connection: Connection) async throws -> [OrphanedVersion] {
+        try await connection.query(selectDefinitionSpecs).compactMap { row in
+            let spec: String = try row.decode("spec")
+            if (try? JSONDecoder().decode(WorkflowDefinition.self, from: Data(spec.utf8))) != nil { return nil }
+            return OrphanedVersion(name: try row.decode("name"), version: try row.decode("version"), newest: try row.decode("newest"))
+        }
+    }
+
+    private static func orphanedItems(_ orphaned: OrphanedVersion, limit: Int, _ connection: Connection) async throws -> [StuckItem] {
+        let (name, version) = (orphaned.name, orphaned.version)
+        let migrate = orphaned.newest > version
+            ? "batonctl instances migrate --workflow \(name) --from-version \(version) --to-version \(orphaned.newest) --dry-run"
+            : "apply a new version, then batonctl instances migrate --workflow \(name) --from-version \(version) --to-version \(version + 1) --dry-run"
+        let rows = try await connection.query(selectPinnedInstances, [name, version, limit])
+        // The version's oldest pinned instance dates them all, as one group.
+        let since: Date = try rows.map { try $0.decode(Date.self, "updated_at") }.min() ?? Date()
+        return try rows.map { row in
+            let id = String(try row.decode(Int.self, "id"))
+            return StuckItem(
+                instance: id, workflow: name, contact: try row.decode("contact"), reason: "orphaned_version",
+                since: since, detail: "\(name) v\(version) cannot be loaded by this version of Baton",
+                suggestion: "\(migrate) (then without --dry-run), or batonctl cancel \(id)")
         }
     }
 

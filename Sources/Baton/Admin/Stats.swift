@@ -105,9 +105,24 @@ extension Store {
         FROM contacts c LEFT JOIN members m ON m.id = c.owner
         """
 
+    /// The parts of `stats` to compute: the console's overview asks only for what it shows.
+    public struct StatsParts: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
+        /// SLA outcomes, escalations and handoffs from the timelines.
+        public static let outcomes = StatsParts(rawValue: 1)
+        public static let pauses = StatsParts(rawValue: 2)
+        public static let speedToLead = StatsParts(rawValue: 4)
+        /// Open work and assignments per member.
+        public static let owners = StatsParts(rawValue: 8)
+        public static let coverage = StatsParts(rawValue: 16)
+        public static let all: StatsParts = [.outcomes, .pauses, .speedToLead, .owners, .coverage]
+    }
+
     /// Outcomes since `since` (instances enrolled since then), for one workflow or all. For one
-    /// workflow the owners are the members of the teams its newest version routes to.
-    public func stats(workflow: String?, since: Date) async throws -> Stats {
+    /// workflow the owners are the members of the teams its newest version routes to. Instances per
+    /// state are always counted; what `parts` leaves out stays empty (coverage 1).
+    public func stats(workflow: String?, since: Date, parts: StatsParts = .all) async throws -> Stats {
         var routedTeams: Set<String>?
         if let workflow { routedTeams = try await newestWorkflow(workflow)?.definition.routedTeams ?? [] }
         return try await pool.withConnection { connection in
@@ -122,7 +137,7 @@ extension Store {
                     sla: [:], escalations: 0, handoffs: 0, pauses: 0, paused_s: 0, paused_now: 0,
                     breaches_avoided_by_pauses: 0)
             }
-            for row in try await connection.query(Self.statsEvents, [workflow, since, Machine.breachAvoided]) {
+            for row in try await Self.rows(if: parts.contains(.outcomes), Self.statsEvents, [workflow, since, Machine.breachAvoided], on: connection) {
                 let name: String = try row.decode("workflow")
                 guard var stats = byWorkflow[name] else { continue }
                 let met: Int = try row.decode("met"), breached: Int = try row.decode("breached")
@@ -137,23 +152,32 @@ extension Store {
                 stats.handoffs += try row.decode(Int.self, "handoffs")
                 byWorkflow[name] = stats
             }
-            for row in try await connection.query(Self.statsPauses, [workflow, since]) {
+            for row in try await Self.rows(if: parts.contains(.pauses), Self.statsPauses, [workflow, since], on: connection) {
                 let name: String = try row.decode("workflow")
                 byWorkflow[name]?.pauses = try row.decode("pauses")
                 byWorkflow[name]?.paused_s = try row.decode("paused_s")
                 byWorkflow[name]?.paused_now = try row.decode("paused_now")
             }
-            for row in try await connection.query(Self.statsSpeedToLead, [workflow, since]) {
+            for row in try await Self.rows(if: parts.contains(.speedToLead), Self.statsSpeedToLead, [workflow, since], on: connection) {
                 let name: String = try row.decode("workflow")
                 byWorkflow[name]?.speed_to_lead_p50_s = try row.decode("p50")
                 byWorkflow[name]?.speed_to_lead_p90_s = try row.decode("p90")
             }
-            let owners = try await connection.query(Self.statsOwners, [since]).map { row in
+            let owners = try await Self.rows(if: parts.contains(.owners), Self.statsOwners, [since], on: connection).map { row in
                 OwnerStats(member: try row.decode("id"), team: try row.decode("team"), open: try row.decode("open"),
                            assigned_total: try row.decode("assigned"))
             }.filter { owner in routedTeams.map { $0.contains(owner.team) } ?? true }
-            let coverage = try await connection.query(Self.statsCoverage)[0].decode(Double.self, "coverage")
+            let coverage = try await Self.rows(if: parts.contains(.coverage), Self.statsCoverage, [], on: connection).first?
+                .decode(Double.self, "coverage") ?? 1
             return Stats(workflows: order.compactMap { byWorkflow[$0] }, owners: owners, coverage: coverage)
         }
+    }
+
+    /// The rows of `sql`, or none without a round trip when the part is not wanted.
+    private static func rows(if wanted: Bool, _ sql: String, _ parameters: [(any PostgresEncodable)?], on connection: Connection)
+        async throws -> [Row]
+    {
+        guard wanted else { return [] }
+        return Array(try await connection.query(sql, parameters))
     }
 }

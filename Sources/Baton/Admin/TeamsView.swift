@@ -34,19 +34,20 @@ public struct MemberChange: Sendable, Equatable {
 }
 
 extension Store {
-    /// Members with their open work (contacts they own that have a live instance), team by team.
-    static let selectTeamLoads = """
+    /// Teams and their members, without their open work (cheap: for menus and the teams page).
+    static let selectTeamMembers = """
         SELECT t.name AS team, t.kind, t.manager, m.id, m.name, m.email, m.capacity, m.weight, m.active,
-               CASE WHEN m.out_of_office_until >= current_date THEN m.out_of_office_until::text END AS away_until,
-               coalesce(o.open, 0) AS open
+               CASE WHEN m.out_of_office_until >= current_date THEN m.out_of_office_until::text END AS away_until
         FROM teams t LEFT JOIN members m ON m.team = t.name
-        LEFT JOIN (
-            SELECT c.owner, count(*) AS open FROM contacts c
-            WHERE c.owner IS NOT NULL AND EXISTS (
-                SELECT 1 FROM workflow_instances i WHERE i.contact = c.id AND i.state IN ('ready', 'running', 'waiting'))
-            GROUP BY c.owner
-        ) o ON o.owner = m.id
         ORDER BY t.name, m.id
+        """
+    /// Open work per owner: contacts they own that have a live instance. Reads every owned contact
+    /// and every live instance (about a second at a million instances): callers cache it.
+    static let selectOpenWork = """
+        SELECT c.owner, count(*) AS open FROM contacts c
+        WHERE c.owner IS NOT NULL AND EXISTS (
+            SELECT 1 FROM workflow_instances i WHERE i.contact = c.id AND i.state IN ('ready', 'running', 'waiting'))
+        GROUP BY c.owner
         """
     /// Sets (or, with $2 NULL, clears) a member's last day out of office and records who did it, in one statement.
     static let updateMemberAway = """
@@ -76,9 +77,14 @@ extension Store {
 
     /// Every team with its members and their open work.
     public func teamLoads() async throws -> [TeamLoad] {
+        try await teamMembers(openWork: try await openWork())
+    }
+
+    /// Every team with its members; `open` from `openWork` (an owner missing from it has none).
+    public func teamMembers(openWork: [String: Int] = [:]) async throws -> [TeamLoad] {
         try await pool.withConnection { connection in
             var teams: [TeamLoad] = []
-            for row in try await connection.query(Self.selectTeamLoads) {
+            for row in try await connection.query(Self.selectTeamMembers) {
                 let name: String = try row.decode("team")
                 if teams.last?.name != name {
                     teams.append(TeamLoad(name: name, kind: try row.decode("kind"), manager: try row.decode("manager"), members: []))
@@ -87,9 +93,18 @@ extension Store {
                 teams[teams.count - 1].members.append(MemberLoad(
                     id: id, team: name, name: try row.decode("name"), email: try row.decode("email"),
                     capacity: try row.decode("capacity"), weight: try row.decode("weight"), active: try row.decode("active"),
-                    outOfOfficeUntil: try row.decode("away_until"), open: try row.decode("open")))
+                    outOfOfficeUntil: try row.decode("away_until"), open: openWork[id] ?? 0))
             }
             return teams
+        }
+    }
+
+    /// Open work per owner (see `selectOpenWork`; costly on a large table).
+    public func openWork() async throws -> [String: Int] {
+        try await pool.withConnection { connection in
+            var open: [String: Int] = [:]
+            for row in try await connection.query(Self.selectOpenWork) { open[try row.decode("owner")] = try row.decode(Int.self, "open") }
+            return open
         }
     }
 

@@ -8,7 +8,7 @@ public enum Console {
     /// Adds the console's routes to the server's router and returns it. The API keeps `/v1`,
     /// `/healthz` and `/readyz`; the console owns `/`, its pages, `/login`, `/logout`, `/live` and `/static/`.
     public static func register(on router: Router<BatonRequestContext>, store: Store) -> Router<BatonRequestContext> {
-        let cache = OverviewCache(store: store)
+        let cache = ConsoleCache(store: store)
         let renderer = ConsoleRenderer(cache: cache)
         let sessions = SessionCache()
         let open = router.group(context: ConsoleContext.self).add(middleware: ConsoleErrorMiddleware(renderer: renderer))
@@ -19,8 +19,8 @@ public enum Console {
         ConsoleController(store: store, renderer: renderer, cache: cache).register(on: signedIn)
         InstancesPages(store: store, renderer: renderer).register(on: signedIn)
         ContactsPages(store: store, renderer: renderer).register(on: signedIn)
-        TeamsPages(store: store, renderer: renderer).register(on: signedIn)
-        WorkflowsPages(store: store, renderer: renderer).register(on: signedIn)
+        TeamsPages(store: store, cache: cache, renderer: renderer).register(on: signedIn)
+        WorkflowsPages(store: store, cache: cache, renderer: renderer).register(on: signedIn)
         OperationsPages(store: store, renderer: renderer).register(on: signedIn)
         return router
     }

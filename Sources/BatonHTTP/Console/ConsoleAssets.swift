@@ -411,6 +411,7 @@ enum ConsoleAssets {
 {{#groups}}
 <section aria-labelledby="{{reason}}" class="stuck-group">
   <h2 id="{{reason}}">{{title}} <span class="muted">({{count}})</span></h2>
+  {{#more}}<p class="muted">The oldest {{shown}} are shown: <a href="{{listLink}}">see them all</a>.</p>{{/more}}
   <div class="scroll">
   <table class="wide">
     <thead><tr><th scope="col">Instance</th><th scope="col">Workflow</th><th scope="col">Contact</th><th scope="col">Since</th><th scope="col">Detail</th><th scope="col">Fix</th></tr></thead>

@@ -6,7 +6,7 @@ import Hummingbird
 struct ConsoleController {
     let store: Store
     let renderer: ConsoleRenderer
-    let cache: OverviewCache
+    let cache: ConsoleCache
 
     func register(on group: RouterGroup<ConsoleContext>) {
         group.get("", use: overview)
@@ -29,7 +29,7 @@ struct ConsoleController {
         }
         let reasons = ["failed", "lease_expired", "overdue", "unowned", "delivery_failed", "orphaned_version"]
         let stuck: [[String: Any]] = reasons.map { reason in
-            ["reason": reason, "count": o.stuck[reason] ?? 0, "link": "/stuck#\(reason)", "some": (o.stuck[reason] ?? 0) > 0]
+            ["reason": reason, "count": "\(o.stuck[reason] ?? 0)\(o.stuckMore.contains(reason) ? "+" : "")", "link": "/stuck#\(reason)", "some": (o.stuck[reason] ?? 0) > 0]
         }
         let day = Dictionary(o.day.workflows.map { ($0.workflow, $0) }, uniquingKeysWith: { a, _ in a })
         let week = Dictionary(o.week.workflows.map { ($0.workflow, $0) }, uniquingKeysWith: { a, _ in a })
@@ -70,7 +70,7 @@ struct ConsoleController {
             "states": states, "dueNow": o.dueNow, "waiting": o.states["waiting"] ?? 0,
             "dueLink": ConsoleFormat.link("/instances", [("state", "ready")]),
             "waitingLink": ConsoleFormat.link("/instances", [("state", "waiting")]),
-            "stuck": stuck, "stuckTotal": o.stuck.values.reduce(0, +),
+            "stuck": stuck, "stuckTotal": "\(o.stuck.values.reduce(0, +))\(o.stuckMore.isEmpty ? "" : "+")",
             "workflows": workflows, "hasWorkflows": !workflows.isEmpty,
             "throughputChart": throughput, "breachChart": breaches,
             "coverage": String(format: "%.1f%%", o.allTime.coverage * 100),

@@ -11,11 +11,11 @@ struct ConsoleRenderer: Sendable {
     let library: MustacheLibrary
     /// Where the page's change stamp comes from (`<meta name="baton-stamp">`): the script compares
     /// `/live` with it, so a change made right after the page was rendered is never missed.
-    let cache: OverviewCache?
+    let cache: ConsoleCache?
 
     /// The templates embedded by scripts/gen-console; a template that does not parse is a build
     /// mistake that a test catches (`ConsoleTemplatesTests`).
-    init(cache: OverviewCache? = nil) {
+    init(cache: ConsoleCache? = nil) {
         self.cache = cache
         var library = MustacheLibrary()
         for (name, text) in ConsoleAssets.templates {

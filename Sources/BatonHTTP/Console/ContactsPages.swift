@@ -48,7 +48,7 @@ struct ContactsPages {
         var query = InstanceQuery(contact: id)
         query.limit = 100
         let instances = try await store.instancePage(query).items
-        let members = try await store.teamLoads().flatMap(\.members).filter(\.active)
+        let members = try await store.teamMembers().flatMap(\.members).filter(\.active)
         let ref = RecordRef(storageKey: contact.id)
         let survivor = contact.mergedInto.map { RecordRef(storageKey: $0) }
         // A merged-away record's stage is its survivor's to set: no form (the route refuses it too).

@@ -8,6 +8,8 @@ import Hummingbird
 struct InstancesPages {
     let store: Store
     let renderer: ConsoleRenderer
+    /// A listing counts its matches up to here ("more than 10,000").
+    static let countBound = 10_000
 
     func register(on group: RouterGroup<ConsoleContext>) {
         group.get("instances", use: list)
@@ -58,12 +60,13 @@ struct InstancesPages {
         if problem == nil {
             do {
                 page = try await store.instancePage(query)
-                total = try await store.countInstances(query)
+                // Counted up to a bound: the exact number of a huge match is shown by the confirmation.
+                total = try await store.countInstances(query, upTo: Self.countBound)
             } catch let error as BatonError {
                 problem = error.description
             }
         }
-        let workflows = try await store.workflowSummaries().map(\.name)
+        let workflows = try await store.workflowNames().sorted()
         let rows: [[String: Any]] = (page?.items ?? []).map { item -> [String: Any] in
             [
                 "id": item.id, "workflow": item.workflow, "version": item.version, "contact": item.contact,
@@ -74,7 +77,7 @@ struct InstancesPages {
         }
         let here = ConsoleFormat.link("/instances", filters + [("sort", sort), ("cursor", q["cursor"])])
         var data: [String: Any] = [
-            "rows": rows, "total": total, "shown": rows.count, "hasRows": !rows.isEmpty, "here": here,
+            "rows": rows, "total": total > Self.countBound ? "more than 10,000" : String(total), "shown": rows.count, "hasRows": !rows.isEmpty, "here": here,
             "filters": filters.map { ["name": $0.0, "value": $0.1 ?? ""] },
             "states": instanceStates.map { ["value": $0, "selected": q["state"] == $0] },
             "workflows": workflows.map { ["value": $0, "selected": q["workflow"] == $0] },
@@ -149,7 +152,7 @@ struct InstancesPages {
         let contact = try await store.contact(detail.contact)
         let stored = try await store.workflow(detail.workflow, version: detail.version)
         let definition = stored?.version == detail.version ? stored?.definition : nil
-        let members = try await store.teamLoads().flatMap(\.members).filter(\.active)
+        let members = try await store.teamMembers().flatMap(\.members).filter(\.active)
         let path = detail.timeline.map(\.step)
         let live = !["completed", "cancelled"].contains(detail.state)
         var events = Set<String>()

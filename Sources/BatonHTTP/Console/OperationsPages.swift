@@ -21,16 +21,20 @@ struct OperationsPages {
         ("delivery_failed", "Delivery failed: a notification is dead"), ("orphaned_version", "Orphaned version"),
     ]
 
+    /// Each reason shows its count and its oldest `shownPerReason`; the rest are a link to the list.
+    static let shownPerReason = 100
+
     @Sendable func stuck(_ request: Request, context: ConsoleContext) async throws -> Response {
-        let items = try await store.stuck(olderThan: 30)
-        let members = try await store.teamLoads().flatMap(\.members).filter(\.active)
+        let found = try await store.stuckGroups(olderThan: 30, limit: Self.shownPerReason)
+        let members = try await store.teamMembers().flatMap(\.members).filter(\.active)
         let memberOptions = members.map { ["id": $0.id, "label": "\($0.id) — \($0.name) (\($0.team))"] }
         let groups: [[String: Any]] = Self.reasons.compactMap { reason, title in
-            let rows = items.filter { $0.reason == reason }
-            guard !rows.isEmpty else { return nil }
+            guard let group = found.first(where: { $0.reason == reason }) else { return nil }
             return [
-                "reason": reason, "title": title, "count": rows.count,
-                "rows": rows.map { item -> [String: Any] in
+                "reason": reason, "title": title, "count": Self.count(group.count, capped: group.capped),
+                "more": group.capped || group.count > group.items.count,
+                "shown": group.items.count, "listLink": Self.listLink(reason),
+                "rows": group.items.map { item -> [String: Any] in
                     var row: [String: Any] = [
                         "instance": item.instance, "workflow": item.workflow, "contact": item.contact,
                         "contactLink": "/contacts/\(FormData.encode(item.contact))", "since": ConsoleFormat.time(item.since) as Any,
@@ -46,8 +50,24 @@ struct OperationsPages {
                 },
             ]
         }
-        let data: [String: Any] = ["groups": groups, "none": groups.isEmpty, "total": items.count]
+        let total = found.reduce(0) { $0 + $1.count }
+        let data: [String: Any] = [
+            "groups": groups, "none": groups.isEmpty,
+            "total": Self.count(total, capped: found.contains(where: \.capped)),
+        ]
         return await renderer.page("stuck", title: "Stuck", data, request: request, context: context)
+    }
+
+    private static func count(_ n: Int, capped: Bool) -> String { capped ? "more than \(n)" : String(n) }
+
+    /// Where the whole of a reason's list is: the instance list filtered the same way, or the dead outbox.
+    private static func listLink(_ reason: String) -> String {
+        switch reason {
+        case "failed": return ConsoleFormat.link("/instances", [("state", "failed")])
+        case "lease_expired": return ConsoleFormat.link("/instances", [("state", "running")])
+        case "delivery_failed": return ConsoleFormat.link("/outbox", [("state", "dead")])
+        default: return ConsoleFormat.link("/instances", [("sort", "run_at")])
+        }
     }
 
     static let outboxStates = ["pending", "delivering", "delivered", "dead", "suppressed"]

@@ -6,6 +6,8 @@ import Hummingbird
 /// member out of office until a day, back, inactive or active again (recorded with the actor).
 struct TeamsPages {
     let store: Store
+    /// Open work is counted over every owned contact: shared by viewers, refreshed in the background when slow.
+    let cache: ConsoleCache
     let renderer: ConsoleRenderer
 
     func register(on group: RouterGroup<ConsoleContext>) {
@@ -15,7 +17,7 @@ struct TeamsPages {
     }
 
     @Sendable func list(_ request: Request, context: ConsoleContext) async throws -> Response {
-        let teams = try await store.teamLoads()
+        let teams = try await store.teamMembers(openWork: try await cache.currentOpenWork())
         let changes = try await store.memberChanges(limit: 20)
         let data: [String: Any] = [
             "teams": teams.map { team -> [String: Any] in

@@ -7,6 +7,8 @@ import Hummingbird
 /// (`?version=N`: that version's graph and file; `?diff=A..B`: what changed; instances per step).
 struct WorkflowsPages {
     let store: Store
+    /// Live instances per workflow and instances per step count whole tables: shared by viewers.
+    let cache: ConsoleCache
     let renderer: ConsoleRenderer
 
     func register(on group: RouterGroup<ConsoleContext>) {
@@ -15,7 +17,7 @@ struct WorkflowsPages {
     }
 
     @Sendable func list(_ request: Request, context: ConsoleContext) async throws -> Response {
-        let workflows = try await store.workflowSummaries()
+        let workflows = try await cache.workflowSummaries()
         let data: [String: Any] = [
             "workflows": workflows.map { w -> [String: Any] in
                 ["name": w.name, "link": "/workflows/\(FormData.encode(w.name))", "version": w.version, "active": w.active,
@@ -39,7 +41,7 @@ struct WorkflowsPages {
             return n
         } ?? newest.version
         guard let stored = try await store.workflow(name, version: chosen) else { throw ConsoleError.notFound("workflow \(name) has no version \(chosen)") }
-        let counts = try await store.stepCounts(name)
+        let counts = try await cache.stepCounts(name)
         var data: [String: Any] = [
             "name": name, "version": chosen, "description": stored.definition.description ?? "",
             "graph": WorkflowGraph.svg(stored.definition), "source": stored.source,
