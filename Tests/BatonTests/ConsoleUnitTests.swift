@@ -25,6 +25,14 @@ struct ConsoleUnitTests {
         #expect(svg.contains("height=\"0\""))
     }
 
+    @Test("times are written as RFC 3339 for the script and as UTC text for people, seconds rounded down")
+    func times() throws {
+        let time = try #require(ConsoleFormat.time(Date(timeIntervalSince1970: 1_772_445_605.9)))
+        #expect(time["iso"] as? String == "2026-03-02T10:00:05Z")
+        #expect(time["utc"] as? String == "2026-03-02 10:00:05 UTC")
+        #expect(ConsoleFormat.time(nil) == nil)
+    }
+
     @Test("an empty chart still draws its axes")
     func emptyChart() {
         let svg = SVGChart.bars(title: "none", series: [SVGChart.Series(name: "x", values: [], cssClass: "s1")], labels: [])
@@ -163,5 +171,23 @@ struct ConsolePageDataTests {
         let rows = cleaned["rows"] as? [[String: Any]] ?? []
         #expect(rows.first?["c"] == nil && rows.first?["d"] as? Int == 1)
         _ = renderer
+    }
+
+    @Test("every kind of nil is dropped, at any depth, and present values are kept as they were")
+    func nilsOfEveryKindDropped() {
+        let noTime: [String: Any]? = nil, noNumber: Int? = nil, noList: [Any]? = nil
+        let someTime: [String: Any]? = ["iso": "2026-03-02T10:00:05Z"]
+        let data: [String: Any] = [
+            "t": noTime as Any, "n": noNumber as Any, "l": noList as Any, "s": someTime as Any, "zero": 0, "no": false, "empty": "",
+            "list": [noNumber as Any, 1, "two"] as [Any],
+            "deep": ["rows": [["x": noTime as Any, "y": someTime as Any] as [String: Any]]] as [String: Any],
+        ]
+        let cleaned = ConsoleRenderer.droppingNils(data) as? [String: Any] ?? [:]
+        #expect(Set(cleaned.keys) == ["s", "zero", "no", "empty", "list", "deep"])
+        #expect((cleaned["s"] as? [String: Any])?["iso"] as? String == "2026-03-02T10:00:05Z")
+        #expect(cleaned["zero"] as? Int == 0 && cleaned["no"] as? Bool == false && cleaned["empty"] as? String == "")
+        #expect((cleaned["list"] as? [Any])?.count == 2)
+        let rows = (cleaned["deep"] as? [String: Any])?["rows"] as? [[String: Any]] ?? []
+        #expect(rows.count == 1 && rows[0]["x"] == nil && rows[0]["y"] != nil)
     }
 }

@@ -151,6 +151,14 @@ struct OutboxTests {
         try await relay(engine).run()
         #expect(try await status(engine) == "dead")
         #expect(receiver.requests.count == 1)
+        // Counted per channel and status (the console's outbox), with the stuck check's group.
+        let channel: String = try await engine.scalar("SELECT channel FROM outbox")
+        #expect(try await engine.store.outboxCountsByChannel() == [channel: ["dead": 1]])
+        _ = try await engine.start("tell", "C-2")
+        try await engine.drain()
+        #expect(try await engine.store.outboxCountsByChannel() == [channel: ["dead": 1, "pending": 1]])
+        let groups = try await engine.store.stuckGroups(olderThan: 0, limit: 10)
+        #expect(groups.map(\.reason) == ["delivery_failed"] && groups[0].count == 1)
     }
 
     @Test func tooManyRequestsHonoursRetryAfter() async throws {

@@ -162,6 +162,25 @@ extension Store {
         }
     }
 
+    /// Deliveries waiting or dead, per channel and status: the pending ones through `outbox_due`,
+    /// the dead ones through `outbox_dead`, never the delivered history.
+    static let countOutboxByChannel = """
+        SELECT channel, status, count(*) AS n FROM outbox WHERE status IN ('pending', 'delivering') GROUP BY channel, status
+        UNION ALL
+        SELECT channel, 'dead', count(*) FROM outbox WHERE status = 'dead' GROUP BY channel
+        """
+
+    /// How many deliveries wait (`pending`, `delivering`) or are `dead`, per channel and status.
+    public func outboxCountsByChannel() async throws -> [String: [String: Int]] {
+        try await pool.withConnection { connection in
+            var counts: [String: [String: Int]] = [:]
+            for row in try await connection.query(Self.countOutboxByChannel) {
+                counts[try row.decode("channel"), default: [:]][try row.decode("status")] = try row.decode(Int.self, "n")
+            }
+            return counts
+        }
+    }
+
     /// Makes dead deliveries pending again, with a fresh attempt budget.
     static let retryOutbox = """
         UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL

@@ -334,6 +334,7 @@ enum ConsoleAssets {
 {{#channels}}
 <section aria-labelledby="ch-{{channel}}">
   <h2 id="ch-{{channel}}">{{channel}} <span class="muted">{{pending}} pending · {{dead}} dead</span></h2>
+  {{#more}}<p class="muted">The newest {{shownPerState}} of each state are listed.</p>{{/more}}
   <div class="scroll">
   <table class="wide">
     <thead><tr><th scope="col">Id</th><th scope="col">Status</th><th scope="col">To</th><th scope="col">Instance</th><th scope="col">Attempts</th><th scope="col">Next attempt</th><th scope="col">Last error</th>{{#canAct}}<th scope="col"><span class="sr">Action</span></th>{{/canAct}}</tr></thead>

@@ -4,7 +4,8 @@ import Foundation
 /// What the console counts over whole tables, shared by every viewer (see `Refreshing`): the
 /// overview, the change stamp, the members' open work, live instances per workflow and instances
 /// per step. However many people watch, the database computes each at most once per interval
-/// (2 s for the overview, 1 s for the stamp, the others on every request while they are cheap),
+/// (2 s for the overview, 1 s for the stamp, the others on every request while they take under
+/// 50 ms),
 /// and a slow one (a table of a million instances) is refreshed in the background instead of
 /// making viewers wait.
 actor ConsoleCache {
@@ -15,12 +16,15 @@ actor ConsoleCache {
     private let workflows: Refreshing<[Store.WorkflowSummary]>
     private var steps: [String: Refreshing<[StepCount]>] = [:]
 
+    /// Counts a page waits for while they take less than this (half the console's 100 ms page budget).
+    static let pageExpensive: Duration = .milliseconds(50)
+
     init(store: Store) {
         self.store = store
         overview = Refreshing(maximumAge: .seconds(2)) { try await store.overview() }
         stamp = Refreshing(maximumAge: .seconds(1)) { try await store.changeStamp() }
-        openWork = Refreshing(maximumAge: .zero) { try await store.openWork() }
-        workflows = Refreshing(maximumAge: .zero) { try await store.workflowSummaries() }
+        openWork = Refreshing(maximumAge: .zero, expensive: Self.pageExpensive) { try await store.openWork() }
+        workflows = Refreshing(maximumAge: .zero, expensive: Self.pageExpensive) { try await store.workflowSummaries() }
     }
 
     func current() async throws -> Overview { try await overview.current() }
@@ -37,7 +41,7 @@ actor ConsoleCache {
     func stepCounts(_ workflow: String) async throws -> [StepCount] {
         if let counts = steps[workflow] { return try await counts.current() }
         let store = self.store
-        let counts = Refreshing(maximumAge: .zero) { try await store.stepCounts(workflow) }
+        let counts = Refreshing(maximumAge: .zero, expensive: Self.pageExpensive) { try await store.stepCounts(workflow) }
         // Workflows are few; a name nobody stored is not kept (the page answers 404 first).
         steps[workflow] = counts
         return try await counts.current()

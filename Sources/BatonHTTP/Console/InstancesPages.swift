@@ -8,8 +8,8 @@ import Hummingbird
 struct InstancesPages {
     let store: Store
     let renderer: ConsoleRenderer
-    /// A listing counts its matches up to here ("more than 10,000").
-    static let countBound = 10_000
+    /// A listing counts its matches up to here ("more than 1,000").
+    static let countBound = 1_000
 
     func register(on group: RouterGroup<ConsoleContext>) {
         group.get("instances", use: list)
@@ -77,7 +77,7 @@ struct InstancesPages {
         }
         let here = ConsoleFormat.link("/instances", filters + [("sort", sort), ("cursor", q["cursor"])])
         var data: [String: Any] = [
-            "rows": rows, "total": total > Self.countBound ? "more than 10,000" : String(total), "shown": rows.count, "hasRows": !rows.isEmpty, "here": here,
+            "rows": rows, "total": total > Self.countBound ? "more than 1,000" : String(total), "shown": rows.count, "hasRows": !rows.isEmpty, "here": here,
             "filters": filters.map { ["name": $0.0, "value": $0.1 ?? ""] },
             "states": instanceStates.map { ["value": $0, "selected": q["state"] == $0] },
             "workflows": workflows.map { ["value": $0, "selected": q["workflow"] == $0] },

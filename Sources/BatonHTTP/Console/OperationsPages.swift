@@ -22,7 +22,7 @@ struct OperationsPages {
     ]
 
     /// Each reason shows its count and its oldest `shownPerReason`; the rest are a link to the list.
-    static let shownPerReason = 100
+    static let shownPerReason = 50
 
     @Sendable func stuck(_ request: Request, context: ConsoleContext) async throws -> Response {
         let found = try await store.stuckGroups(olderThan: 30, limit: Self.shownPerReason)
@@ -71,6 +71,8 @@ struct OperationsPages {
     }
 
     static let outboxStates = ["pending", "delivering", "delivered", "dead", "suppressed"]
+    /// Each state lists its newest deliveries, at most this many (the counts are complete).
+    static let shownPerState = 50
 
     @Sendable func outbox(_ request: Request, context: ConsoleContext) async throws -> Response {
         let q = FormData(parsing: request.uri.query ?? "")
@@ -79,19 +81,26 @@ struct OperationsPages {
         }
         let states = q["state"].map { [$0] } ?? ["pending", "delivering", "dead"]
         var messages: [OutboxMessage] = []
-        for state in states { messages += try await store.outbox(status: state, limit: 200) }
-        let channels = Set(messages.map(\.channel)).sorted()
+        for state in states { messages += try await store.outbox(status: state, limit: Self.shownPerState) }
+        // Counted in full (by index), while each state lists its newest rows only.
+        let backlog = try await store.outboxCountsByChannel()
+        let channels = Set(messages.map(\.channel)).union(backlog.keys).sorted()
+        let deadCount = backlog.values.reduce(0) { $0 + ($1["dead"] ?? 0) }
         let data: [String: Any] = [
             "states": Self.outboxStates.map { ["value": $0, "selected": q["state"] == $0, "link": "/outbox?state=\($0)"] },
             "filtered": q["state"] != nil,
-            "deadCount": messages.filter { $0.status == "dead" }.count,
-            "anyDead": messages.contains { $0.status == "dead" },
+            "deadCount": deadCount,
+            "anyDead": deadCount > 0,
+            "shownPerState": Self.shownPerState,
             "channels": channels.map { channel -> [String: Any] in
                 let rows = messages.filter { $0.channel == channel }
+                let counts = backlog[channel] ?? [:]
+                let waiting = (counts["pending"] ?? 0) + (counts["delivering"] ?? 0)
                 return [
                     "channel": channel,
-                    "pending": rows.filter { $0.status == "pending" || $0.status == "delivering" }.count,
-                    "dead": rows.filter { $0.status == "dead" }.count,
+                    "pending": waiting,
+                    "dead": counts["dead"] ?? 0,
+                    "more": states.contains { state in rows.filter { $0.status == state }.count >= Self.shownPerState },
                     "rows": rows.map { m -> [String: Any] in
                         ["id": m.id, "status": m.status, "isDead": m.status == "dead", "recipient": m.target ?? "–",
                          "instance": m.instance as Any, "step": m.step ?? "", "attempts": m.attempts,
