@@ -17,20 +17,29 @@ extension Store {
             GROUP BY c.owner
         ) o ON o.owner = m.id
         """
+    /// Members without counting their open work (see `directory(openWork:)`).
+    static let selectMembersOnly = """
+        SELECT m.id, m.team, m.name, m.email, m.capacity, m.weight, m.active,
+               (m.out_of_office_until + 1)::timestamptz AS out_until, m.backup, m.calendar, 0::bigint AS open
+        FROM members m
+        """
     static let selectCalendars = "SELECT spec FROM calendars"
 
     /// Teams, members (with open counts) and calendars, for routing and business-hours clocks.
-    public func directory() async throws -> Directory {
+    /// With `openWork` (from `openWork()`, which a caller may keep longer than the rest: counting
+    /// reads every owned contact), members' open counts come from it instead of being counted.
+    public func directory(openWork: [String: Int]? = nil) async throws -> Directory {
         try await pool.withConnection { connection in
-            let memberRows = try await connection.query(Self.selectMembers)
+            let memberRows = try await connection.query(openWork == nil ? Self.selectMembers : Self.selectMembersOnly)
             var byTeam: [String: [String]] = [:]
             let members = try memberRows.map { row -> MemberInfo in
-                let info = MemberInfo(
+                var info = MemberInfo(
                     id: try row.decode("id"), name: try row.decode("name"), email: try row.decode("email"),
                     team: try row.decode("team"), capacity: try row.decode("capacity"), weight: try row.decode("weight"),
                     active: try row.decode("active"), outOfOfficeUntil: try row.decode("out_until"),
                     backup: try row.decode("backup"), calendar: try row.decode("calendar"), openCount: try row.decode("open"))
                 byTeam[info.team, default: []].append(info.id)
+                if let openWork { info.openCount = openWork[info.id] ?? 0 }
                 return info
             }
             let teams = try await connection.query(Self.selectTeams).map { row -> TeamInfo in
