@@ -324,7 +324,8 @@ class Bench:
     def load_background(self, count):
         self.ctl("workflows", "apply", str(ROOT / "bench/routing.yaml"))
         self.psql(f"""
-            INSERT INTO contacts (id, attributes) SELECT 'W-' || g, '{{}}' FROM generate_series(1, {count}) g;
+            INSERT INTO contacts (id, attributes, owner, team)
+            SELECT 'W-' || g, '{{}}', 'rep' || lpad((g % 10 + 1)::text, 2, '0'), 'bench-reps' FROM generate_series(1, {count}) g;
             INSERT INTO workflow_instances (workflow, version, contact, state, step, run_at, wait_event, deadline)
             SELECT 'bench-routing', 1, 'W-' || g, 'waiting', 'pick', now() + interval '1 day', 'never',
                    now() + interval '1 day' FROM generate_series(1, {count}) g;
