@@ -1,11 +1,11 @@
 import Foundation
 import Synchronization
 import Testing
-@testable import BatonHTTP
+import Baton
 
-/// The console's shared values (`Refreshing`): recomputed while viewers wait while cheap, served
+/// Shared values (`Refreshing`: the console's counts, a worker's open work): recomputed while viewers wait while cheap, served
 /// as kept and refreshed in the background once a computation was slow.
-@Suite("Console caches")
+@Suite("Shared counts")
 struct RefreshingTests {
     @Test func aCheapValueIsRecomputedOnceItIsOlderThanItsMaximumAge() async throws {
         let counter = Counter()
@@ -32,6 +32,15 @@ struct RefreshingTests {
             seen = try await slow.current()
         }
         #expect(seen == 2)
+    }
+
+    @Test func aKeptValueCanBeAdjustedUntilItIsComputedAgain() async throws {
+        let counter = Counter()
+        let kept = Refreshing(maximumAge: .seconds(3600), expensive: .seconds(3600)) { [counter.next()] }
+        await kept.adjust { $0.append(99) }  // nothing kept yet: no change
+        #expect(try await kept.current() == [1])
+        await kept.adjust { $0.append(2) }
+        #expect(try await kept.current() == [1, 2])
     }
 
     @Test func aValueOlderThanTheStaleLimitIsNeverServed() async throws {

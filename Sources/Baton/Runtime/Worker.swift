@@ -340,7 +340,7 @@ actor WorkerState {
     private(set) var statistics = WorkerStatistics()
     private var definitions: [String: WorkflowDefinition] = [:]
     private var cachedDirectory: (Directory, ContinuousClock.Instant)?
-    private var cachedOpenWork: (counts: [String: Int], at: ContinuousClock.Instant, cost: Duration)?
+    private var openWork: Refreshing<[String: Int]>?
 
     func requestStop() { stopping = true }
 
@@ -351,12 +351,16 @@ actor WorkerState {
         if !outcome.advances.isEmpty { lastProgress = .now }
         // This worker's own assignments move the kept open counts until they are counted again, so
         // `least_loaded` spreads work between recounts instead of giving it all to one member.
-        if var kept = cachedOpenWork {
-            for change in outcome.advances.flatMap(\.ownerChanges) {
-                if let to = change.to { kept.counts[to, default: 0] += 1 }
-                if let from = change.from, let open = kept.counts[from], open > 0 { kept.counts[from] = open - 1 }
+        let changes = outcome.advances.flatMap(\.ownerChanges).map { (from: $0.from, to: $0.to) }
+        if let openWork, !changes.isEmpty {
+            Task {
+                await openWork.adjust { counts in
+                    for change in changes {
+                        if let to = change.to { counts[to, default: 0] += 1 }
+                        if let from = change.from, let open = counts[from], open > 0 { counts[from] = open - 1 }
+                    }
+                }
             }
-            cachedOpenWork = kept
         }
         for advance in outcome.advances {
             statistics.instances += 1
@@ -383,20 +387,21 @@ actor WorkerState {
     }
 
     /// Teams and members change rarely; a snapshot is reused for up to a second. Members' open work
-    /// is counted over every owned contact (about a second at a million live instances), so those
-    /// counts are kept for ten times what counting cost, at least a second: they only rank members
-    /// for `least_loaded` and pre-filter full ones, and a capacity is checked exactly, under lock,
-    /// when work is given (`Store.memberLoads`).
+    /// is counted over every owned contact (about a second at a million live instances): while that
+    /// is cheap it is recounted with the rest, and once it is not, the kept counts serve while a
+    /// recount runs in the background, at most once per ten times its cost (see `Refreshing`). They
+    /// only rank members for `least_loaded` and pre-filter full ones: a capacity is checked exactly,
+    /// under lock, when work is given (`Store.memberLoads`).
     func directory(from store: Store) async throws -> Directory {
         if let (directory, at) = cachedDirectory, ContinuousClock.now - at < .seconds(1) { return directory }
-        let open: [String: Int]
-        if let kept = cachedOpenWork, ContinuousClock.now - kept.at < max(.seconds(1), kept.cost * 10) {
-            open = kept.counts
+        let openWork: Refreshing<[String: Int]>
+        if let existing = self.openWork {
+            openWork = existing
         } else {
-            let began = ContinuousClock.now
-            open = try await store.openWork()
-            cachedOpenWork = (open, began, ContinuousClock.now - began)
+            openWork = Refreshing(maximumAge: .seconds(1), expensive: .milliseconds(50)) { try await store.openWork() }
+            self.openWork = openWork
         }
+        let open = try await openWork.current()
         let directory = try await store.directory(openWork: open)
         cachedDirectory = (directory, .now)
         return directory

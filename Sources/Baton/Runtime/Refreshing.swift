@@ -1,6 +1,7 @@
 import Foundation
 
-/// A value the console computes from the database and every viewer shares.
+/// A value computed from the database that many readers share: the console's counts (every viewer)
+/// and a worker's count of members' open work (every batch).
 ///
 /// While it is cheap to compute (under `expensive`), a value younger than `maximumAge` is served
 /// and an older one is recomputed while viewers wait (viewers arriving meanwhile wait for the same
@@ -9,7 +10,7 @@ import Foundation
 /// at once while a fresh one is computed in the background, so no viewer waits for a slow query
 /// and the database spends at most a tenth of its time on it however many people watch. A value
 /// older than `staleLimit` is never served: viewers wait for a fresh one.
-actor Refreshing<Value: Sendable> {
+public actor Refreshing<Value: Sendable> {
     private let compute: @Sendable () async throws -> Value
     private let maximumAge: Duration
     private let expensive: Duration
@@ -17,7 +18,7 @@ actor Refreshing<Value: Sendable> {
     private var kept: (value: Value, at: ContinuousClock.Instant, cost: Duration)?
     private var computing: Task<Value, any Error>?
 
-    init(maximumAge: Duration, expensive: Duration = .milliseconds(250), staleLimit: Duration = .seconds(600),
+    public init(maximumAge: Duration, expensive: Duration = .milliseconds(250), staleLimit: Duration = .seconds(600),
          _ compute: @escaping @Sendable () async throws -> Value)
     {
         self.compute = compute
@@ -26,7 +27,7 @@ actor Refreshing<Value: Sendable> {
         self.staleLimit = staleLimit
     }
 
-    func current() async throws -> Value {
+    public func current() async throws -> Value {
         if let kept {
             let age = ContinuousClock.now - kept.at
             let slow = kept.cost >= expensive
@@ -39,6 +40,14 @@ actor Refreshing<Value: Sendable> {
         }
         if let computing { return try await computing.value }
         return try await start().value
+    }
+
+    /// Changes the kept value in place until the next computation replaces it (a reader that knows
+    /// what its own writes did, such as a worker's own assignments).
+    public func adjust(_ change: @Sendable (inout Value) -> Void) {
+        guard var kept else { return }
+        change(&kept.value)
+        self.kept = kept
     }
 
     private func start() -> Task<Value, any Error> {
