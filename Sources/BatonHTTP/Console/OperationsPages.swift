@@ -84,7 +84,7 @@ struct OperationsPages {
         for state in states { messages += try await store.outbox(status: state, limit: Self.shownPerState) }
         // Counted in full (by index), while each state lists its newest rows only.
         let backlog = try await store.outboxCountsByChannel()
-        let channels = Set(messages.map(\.channel)).union(backlog.keys).sorted()
+        let channels = Set(messages.map(\.channel)).sorted()
         let deadCount = backlog.values.reduce(0) { $0 + ($1["dead"] ?? 0) }
         let data: [String: Any] = [
             "states": Self.outboxStates.map { ["value": $0, "selected": q["state"] == $0, "link": "/outbox?state=\($0)"] },
