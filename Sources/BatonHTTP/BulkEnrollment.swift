@@ -118,7 +118,7 @@ enum BulkEnrollment {
             var start = 0
             while start < items.count {
                 let chunk = Array(items[start..<min(start + 2000, items.count)])
-                let results = try await store.enroll(chunk.map(\.request), in: workflow)
+                let results = try await store.enroll(chunk.map(\.request), in: workflow, summaries: false)
                 let byContact = Dictionary(results.map { ($0.contact, $0) }, uniquingKeysWith: { a, _ in a })
                 for item in chunk {
                     guard let result = byContact[item.request.contact] else { continue }

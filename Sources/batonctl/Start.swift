@@ -71,12 +71,12 @@ struct Start: AsyncParsableCommand {
         var results: [Enrollment] = []
         if strict {
             // All or nothing: the whole file in one statement, so one transaction.
-            results = try await store.enroll(requests, in: workflow)
+            results = try await store.enroll(requests, in: workflow, summaries: false)
         } else {
             var index = 0
             while index < requests.count {
                 let batch = Array(requests[index..<min(index + batchSize, requests.count)])
-                results += try await store.enroll(batch, in: workflow)
+                results += try await store.enroll(batch, in: workflow, summaries: false)
                 index += batchSize
             }
         }

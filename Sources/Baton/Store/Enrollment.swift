@@ -76,8 +76,11 @@ extension Store {
 
     /// Enrolls contacts in the newest version of `workflow`, in one transaction and, while this
     /// process knows that version, one round trip. Throws `BatonError.notFound` when the workflow
-    /// has never been applied.
-    public func enroll(_ requests: [EnrollmentRequest], in workflow: String, notify: Bool = true) async throws -> [Enrollment] {
+    /// has never been applied. With `summaries` false (bulk callers, which report ids only) a new
+    /// instance's summary is not decoded: ten thousand rows' timestamps are not parsed for nothing.
+    public func enroll(_ requests: [EnrollmentRequest], in workflow: String, notify: Bool = true, summaries: Bool = true)
+        async throws -> [Enrollment]
+    {
         guard var stored = try await cachedNewestWorkflow(workflow) else { throw Self.unknownWorkflow(workflow) }
         guard !requests.isEmpty else { return [] }
         // A start racing ours may commit after our statement's snapshot: then neither branch sees
@@ -100,7 +103,7 @@ extension Store {
                 let contact: String = try row.decode("contact")
                 let id: Int = try row.decode("id")
                 let created: Bool = try row.decode("created")
-                let summary = created ? InstanceSummary(
+                let summary = created && summaries ? InstanceSummary(
                     id: String(id), workflow: stored.name, version: stored.version, contact: contact,
                     state: try row.decode("state"), step: try row.decode("step"), owner: try row.decode("owner"),
                     team: try row.decode("team"), priority: try row.decode("priority"), run_at: try row.decode("run_at"),
