@@ -7,6 +7,7 @@ struct InstancesController {
     let store: Store
     let settings: ServerSettings
     let wake: WakeCoalescer
+    let starts: StartCoalescer
 
     func register(on group: RouterGroup<BatonRequestContext>) {
         group.post("instances", use: start)
@@ -28,8 +29,12 @@ struct InstancesController {
             let workflow = try fields.string("workflow")
             let contact = try fields.recordKey()
             let attributes = try fields.attributes("attributes", maxValueBytes: settings.maxAttributeBytes)
-            let enrolled = try await store.enroll([EnrollmentRequest(contact: contact, attributes: attributes)], in: workflow,
-                                                  notify: false)[0]
+            let start = EnrollmentRequest(contact: contact, attributes: attributes)
+            // With an Idempotency-Key the start runs in the request's own transaction (see `idempotent`);
+            // without one it may share a statement and a commit with concurrent starts.
+            let enrolled = request.headers[.idempotencyKey] == nil
+                ? try await starts.enroll(start, in: workflow)
+                : try await store.enroll([start], in: workflow, notify: false)[0]
             if enrolled.created { await wake.poke(workflow) }
             // A new instance is answered as its start stored it (no timeline, no wait yet); a live one as it is now.
             let detail: InstanceDetail

@@ -81,14 +81,37 @@ extension Store {
     public func enroll(_ requests: [EnrollmentRequest], in workflow: String, notify: Bool = true, summaries: Bool = true)
         async throws -> [Enrollment]
     {
+        try await enrollBatch(requests, in: workflow, notify: notify, summaries: summaries).enrollments
+    }
+
+    /// `enroll`, answering one enrollment per request in the requests' order (`enroll` answers one
+    /// per contact): a contact named twice gets its instance twice, `created` only the first time.
+    /// For callers that gather unrelated requests into one statement (concurrent single starts).
+    public func enrollEach(_ requests: [EnrollmentRequest], in workflow: String, notify: Bool = true) async throws -> [Enrollment] {
+        let (enrollments, keys) = try await enrollBatch(requests, in: workflow, notify: notify, summaries: true)
+        let byContact = Dictionary(enrollments.map { ($0.contact, $0) }, uniquingKeysWith: { a, _ in a })
+        var answered = Set<String>()
+        return try keys.map { key in
+            guard var enrollment = byContact[key] else { throw BatonError.conflict("could not enroll \(key); try again") }
+            if !answered.insert(key).inserted {
+                enrollment.created = false
+                enrollment.summary = nil
+            }
+            return enrollment
+        }
+    }
+
+    private func enrollBatch(_ requests: [EnrollmentRequest], in workflow: String, notify: Bool, summaries: Bool)
+        async throws -> (enrollments: [Enrollment], keys: [String])
+    {
         guard var stored = try await cachedNewestWorkflow(workflow) else { throw Self.unknownWorkflow(workflow) }
-        guard !requests.isEmpty else { return [] }
+        guard !requests.isEmpty else { return ([], []) }
         // A start racing ours may commit after our statement's snapshot: then neither branch sees
         // that contact's instance. Running the statement again sees it. An empty answer also means
         // a newer version was applied since this process looked: then the next round uses it.
         for _ in 0..<5 {
-            let (order, attributes) = try await enrollmentBatch(requests, of: stored)
-            if order.isEmpty { return [] }
+            let (order, attributes, keys) = try await enrollmentBatch(requests, of: stored)
+            if order.isEmpty { return ([], keys) }
             let rows = try await pool.withConnection { connection in
                 try await connection.query(
                     Self.enrollContacts,
@@ -112,7 +135,7 @@ extension Store {
             }
             if Set(found.map(\.contact)).count == order.count {
                 let byContact = Dictionary(found.map { ($0.contact, $0) }, uniquingKeysWith: { a, _ in a })
-                return order.compactMap { byContact[$0] }
+                return (order.compactMap { byContact[$0] }, keys)
             }
         }
         throw BatonError.conflict("could not enroll: concurrent starts kept changing the instances; try again")
@@ -124,9 +147,10 @@ extension Store {
 
     /// The contacts of `requests` as `stored` takes them: record ids checked against its subject
     /// kind, duplicates resolved by its `on_duplicate`, a contact listed twice enrolled once (the
-    /// last attributes win); in first-seen order, with each one's attributes as JSON text.
+    /// last attributes win); in first-seen order, with each one's attributes as JSON text, and each
+    /// request's contact as it is stored (`keys`, in the requests' order).
     private func enrollmentBatch(_ requests: [EnrollmentRequest], of stored: StoredWorkflow) async throws
-        -> (order: [String], attributes: [String])
+        -> (order: [String], attributes: [String], keys: [String])
     {
         // Records are named `KIND:ID` or by a contact's plain id; the workflow runs on one kind.
         let subject = stored.definition.subjectKind
@@ -149,7 +173,7 @@ extension Store {
             if merged[request.contact] == nil { order.append(request.contact) }
             merged[request.contact, default: [:]].merge(request.attributes) { _, new in new }
         }
-        return (order, order.map { PostgresJSON(merged[$0]!).postgresText })
+        return (order, order.map { PostgresJSON(merged[$0]!).postgresText }, requests.map(\.contact))
     }
 
     /// Records of kind $1 (read from the id's prefix, see RecordRef), not merged away, whose
