@@ -20,7 +20,8 @@ struct Stuck: AsyncParsableCommand {
         discussion: """
             Reasons: failed (retries exhausted), lease_expired (a worker died holding it), overdue (due or \
             past its deadline but no worker ran it: are workers down?), unowned (queued, nobody eligible), \
-            delivery_failed (a dead notification), orphaned_version (its definition cannot be loaded).
+            delivery_failed (a dead delivery; one of no instance, such as a CRM write-back or a scheduled \
+            report, has an empty instance), orphaned_version (its definition cannot be loaded).
 
             Example:
               batonctl stuck --older-than 5m --json

@@ -51,6 +51,22 @@ struct StuckGroupsTests {
         #expect(Set(listed.map(\.reason)) == ["orphaned_version"])
     }
 
+    @Test func aDeadDeliveryOfNoInstanceIsListedWithAnEmptyInstance() async throws {
+        let engine = try await Engine.make("stuckdetached", workflows: [WorkerProcessTests.flow])
+        defer { Task { await engine.close() } }
+        // A scheduled report (no instance, workflow or contact) whose delivery died.
+        _ = try await engine.rows("""
+            INSERT INTO outbox (idempotency_key, channel, message, status, last_error)
+            VALUES ('report-1', 'ops-email', 'weekly report', 'dead', 'SMTP 550 mailbox unavailable')
+            """)
+        let listed = try await engine.store.stuck(olderThan: 0)
+        #expect(listed.map(\.reason) == ["delivery_failed"])
+        #expect(listed.first?.instance == "" && listed.first?.workflow == "" && listed.first?.contact == "")
+        #expect(listed.first?.detail.contains("via ops-email") == true)
+        let groups = try await engine.store.stuckGroups(olderThan: 0, limit: 10)
+        #expect(groups.first?.count == 1 && groups.first?.items.first?.instance == "")
+    }
+
     @Test func aListingCountsItsMatchesUpToABound() async throws {
         let engine = try await Engine.make("countbound", workflows: [WorkerProcessTests.flow])
         defer { Task { await engine.close() } }

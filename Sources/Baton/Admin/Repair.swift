@@ -55,7 +55,8 @@ extension Store {
               AND i.state IN ('ready', 'running', 'waiting')
             """),
         ("delivery_failed", """
-            SELECT o.instance AS id, o.workflow, o.contact, 'delivery_failed' AS reason, o.created_at AS since,
+            SELECT o.instance AS id, coalesce(o.workflow, '') AS workflow, coalesce(o.contact, '') AS contact,
+                   'delivery_failed' AS reason, o.created_at AS since,
                    'outbox ' || o.id || ' via ' || o.channel || ' to ' || coalesce(o.recipient, '?') || ': '
                    || coalesce(o.last_error, 'dead') AS detail
             FROM outbox o WHERE o.status = 'dead' AND $1::int IS NOT NULL
@@ -117,8 +118,10 @@ extension Store {
         }
     }
 
+    /// A dead delivery of no instance (a CRM write-back, a scheduled report) has an empty `instance`
+    /// (and `workflow`, `contact` when it has none): its detail names the outbox row to retry.
     private static func stuckItem(_ row: Row) throws -> StuckItem {
-        let id = String(try row.decode(Int.self, "id"))
+        let id = try row.decode(Int?.self, "id").map(String.init) ?? ""
         let reason: String = try row.decode("reason")
         let suggestion: String
         switch reason {

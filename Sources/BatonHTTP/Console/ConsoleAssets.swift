@@ -419,7 +419,7 @@ enum ConsoleAssets {
     <tbody>
     {{#rows}}
     <tr>
-      <td><a href="/instances/{{instance}}">{{instance}}</a></td><td>{{workflow}}</td><td><a href="{{contactLink}}">{{contact}}</a></td>
+      <td>{{#instance}}<a href="/instances/{{instance}}">{{instance}}</a>{{/instance}}</td><td>{{workflow}}</td><td>{{#contactLink}}<a href="{{contactLink}}">{{contact}}</a>{{/contactLink}}</td>
       <td>{{#since}}<time datetime="{{iso}}" title="{{utc}}">{{utc}}</time>{{/since}}</td><td>{{detail}}</td>
       <td>
         {{#canAct}}

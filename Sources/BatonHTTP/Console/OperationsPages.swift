@@ -36,8 +36,9 @@ struct OperationsPages {
                 "shown": group.items.count, "listLink": Self.listLink(reason),
                 "rows": group.items.map { item -> [String: Any] in
                     var row: [String: Any] = [
-                        "instance": item.instance, "workflow": item.workflow, "contact": item.contact,
-                        "contactLink": "/contacts/\(FormData.encode(item.contact))", "since": ConsoleFormat.time(item.since) as Any,
+                        "instance": (item.instance.isEmpty ? nil : item.instance) as Any, "workflow": item.workflow, "contact": item.contact,
+                        "contactLink": (item.contact.isEmpty ? nil : "/contacts/\(FormData.encode(item.contact))") as Any,
+                        "since": ConsoleFormat.time(item.since) as Any,
                         "detail": item.detail, "suggestion": item.suggestion, "isRetry": item.reason == "failed",
                         "isReassign": item.reason == "unowned", "isDelivery": item.reason == "delivery_failed",
                         "members": memberOptions,
