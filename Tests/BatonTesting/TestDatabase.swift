@@ -6,6 +6,7 @@ import Postgres
 public enum TestDatabase {
     /// The server the tests run against; fails with a clear message when DATABASE_URL is unset.
     public static func serverConfig() throws -> ConnectionConfig {
+        OpenSSLExit.disableCleanupAtExit()
         guard let url = ProcessInfo.processInfo.environment["DATABASE_URL"], !url.isEmpty else {
             throw TestSetupError("DATABASE_URL is not set: run the tests with scripts/test, which starts a private PostgreSQL")
         }
