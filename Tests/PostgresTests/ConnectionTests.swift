@@ -178,13 +178,18 @@ struct ConnectionTests {
     /// ahead of it is not touched.
     @Test func cancellingAQueuedStatementNeverSendsIt() async throws {
         let connection = try await Connection.connect(config)
-        defer { Task { await connection.close() } }
+        let holder = try await Connection.connect(config)
+        defer { Task { await connection.close(); await holder.close() } }
         try await connection.query("CREATE TEMPORARY TABLE queued_probe (v int)")
-        let ahead = Task { try await connection.query("SELECT pg_sleep(2)") }
+        // The statement ahead waits for a lock another session holds until the queued one is
+        // cancelled, however slow the machine: the queued one cannot have run before.
+        try await holder.query("SELECT pg_advisory_lock(4242)")
+        let ahead = Task { try await connection.query("SELECT pg_advisory_lock(4242)") }
         try await Task.sleep(for: .milliseconds(200))
         let queued = Task { try await connection.query("INSERT INTO queued_probe VALUES (1)") }
-        try await Task.sleep(for: .milliseconds(200))
+        try await Task.sleep(for: .seconds(2))
         queued.cancel()
+        try await holder.query("SELECT pg_advisory_unlock(4242)")
         let result = await queued.result
         _ = try await ahead.value
         if case .failure(let error as PostgresError) = result {
