@@ -2,13 +2,9 @@ import Foundation
 import Postgres
 
 extension Store {
-    /// How many instances a listing's filters match (the console's "all N matching").
+    /// How many instances a listing's filters match (the console's "all N matching"), counting no
+    /// further than $10 rows (NULL: all of them).
     static let countInstances = """
-        SELECT count(*) FROM workflow_instances i JOIN contacts c ON c.id = i.contact
-
-        """ + instanceFilters
-    /// The same, counting no further than $10 rows.
-    static let countInstancesUpTo = """
         SELECT count(*) FROM (SELECT 1 FROM workflow_instances i JOIN contacts c ON c.id = i.contact
 
         """ + instanceFilters + """
@@ -24,11 +20,8 @@ extension Store {
             throw BatonError.invalid("unknown state \(state): one of \(instanceStates.joined(separator: ", "))")
         }
         return try await pool.withConnection { connection in
-            if let upTo {
-                return try await connection.query(Self.countInstancesUpTo, Self.filterParameters(query) + [upTo + 1])[0]
-                    .decode(Int.self, at: 0)
-            }
-            return try await connection.query(Self.countInstances, Self.filterParameters(query))[0].decode(Int.self, at: 0)
+            try await connection.query(Self.countInstances, Self.filterParameters(query) + [upTo.map { $0 + 1 }])[0]
+                .decode(Int.self, at: 0)
         }
     }
 

@@ -75,11 +75,6 @@ extension Store {
         SELECT member, change, actor, at FROM member_changes ORDER BY id DESC LIMIT $1
         """
 
-    /// Every team with its members and their open work.
-    public func teamLoads() async throws -> [TeamLoad] {
-        try await teamMembers(openWork: try await openWork())
-    }
-
     /// Every team with its members; `open` from `openWork` (an owner missing from it has none).
     public func teamMembers(openWork: [String: Int] = [:]) async throws -> [TeamLoad] {
         try await pool.withConnection { connection in
@@ -101,11 +96,13 @@ extension Store {
 
     /// Open work per owner (see `selectOpenWork`; costly on a large table).
     public func openWork() async throws -> [String: Int] {
-        try await pool.withConnection { connection in
-            var open: [String: Int] = [:]
-            for row in try await connection.query(Self.selectOpenWork) { open[try row.decode("owner")] = try row.decode(Int.self, "open") }
-            return open
-        }
+        try await pool.withConnection { try await Self.openWork(on: $0) }
+    }
+
+    static func openWork(on connection: Connection) async throws -> [String: Int] {
+        var open: [String: Int] = [:]
+        for row in try await connection.query(selectOpenWork) { open[try row.decode("owner")] = try row.decode(Int.self, "open") }
+        return open
     }
 
     /// Marks a member out of office through `until` (a YYYY-MM-DD day), or back in with nil.

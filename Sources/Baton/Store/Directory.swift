@@ -4,23 +4,10 @@ import Postgres
 
 extension Store {
     static let selectTeams = "SELECT name, kind, calendar, manager FROM teams"
-    /// Members with their open work: contacts they own that have a live instance.
+    /// Members; their open work comes from `selectOpenWork` (see `directory(openWork:)`).
     static let selectMembers = """
         SELECT m.id, m.team, m.name, m.email, m.capacity, m.weight, m.active,
-               (m.out_of_office_until + 1)::timestamptz AS out_until, m.backup, m.calendar,
-               coalesce(o.open, 0) AS open
-        FROM members m
-        LEFT JOIN (
-            SELECT c.owner, count(*) AS open FROM contacts c
-            WHERE c.owner IS NOT NULL AND EXISTS (
-                SELECT 1 FROM workflow_instances i WHERE i.contact = c.id AND i.state IN ('ready', 'running', 'waiting'))
-            GROUP BY c.owner
-        ) o ON o.owner = m.id
-        """
-    /// Members without counting their open work (see `directory(openWork:)`).
-    static let selectMembersOnly = """
-        SELECT m.id, m.team, m.name, m.email, m.capacity, m.weight, m.active,
-               (m.out_of_office_until + 1)::timestamptz AS out_until, m.backup, m.calendar, 0::bigint AS open
+               (m.out_of_office_until + 1)::timestamptz AS out_until, m.backup, m.calendar
         FROM members m
         """
     static let selectCalendars = "SELECT spec FROM calendars"
@@ -30,16 +17,18 @@ extension Store {
     /// reads every owned contact), members' open counts come from it instead of being counted.
     public func directory(openWork: [String: Int]? = nil) async throws -> Directory {
         try await pool.withConnection { connection in
-            let memberRows = try await connection.query(openWork == nil ? Self.selectMembers : Self.selectMembersOnly)
+            let open: [String: Int]
+            if let openWork { open = openWork } else { open = try await Self.openWork(on: connection) }
+            let memberRows = try await connection.query(Self.selectMembers)
             var byTeam: [String: [String]] = [:]
             let members = try memberRows.map { row -> MemberInfo in
-                var info = MemberInfo(
-                    id: try row.decode("id"), name: try row.decode("name"), email: try row.decode("email"),
+                let id: String = try row.decode("id")
+                let info = MemberInfo(
+                    id: id, name: try row.decode("name"), email: try row.decode("email"),
                     team: try row.decode("team"), capacity: try row.decode("capacity"), weight: try row.decode("weight"),
                     active: try row.decode("active"), outOfOfficeUntil: try row.decode("out_until"),
-                    backup: try row.decode("backup"), calendar: try row.decode("calendar"), openCount: try row.decode("open"))
+                    backup: try row.decode("backup"), calendar: try row.decode("calendar"), openCount: open[id] ?? 0)
                 byTeam[info.team, default: []].append(info.id)
-                if let openWork { info.openCount = openWork[info.id] ?? 0 }
                 return info
             }
             let teams = try await connection.query(Self.selectTeams).map { row -> TeamInfo in
