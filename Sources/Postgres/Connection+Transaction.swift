@@ -66,17 +66,25 @@ extension Connection {
     }
 }
 
-/// Runs `body` again when it fails with a serialization failure (40001) or a deadlock (40P01),
-/// up to `maxAttempts` times in all, sleeping an exponential, jittered backoff between attempts.
-/// `body` must be a whole transaction, so that running it again is safe.
+/// Runs `body` again when it fails with a serialization failure (40001), a deadlock (40P01) or,
+/// unless `lockTimeouts` is false, a lock wait that ran out (55P03, `lock_timeout`): up to
+/// `maxAttempts` times in all, sleeping an exponential, jittered backoff between attempts.
+/// `body` must be a whole transaction, so that running it again is safe. A lock timeout is the
+/// session limit that keeps a hung peer from holding this one forever, not a verdict on the
+/// request: another session committing slowly (a loaded machine, a long batch) is worth waiting
+/// out a few times. Callers with a deadline of their own (a worker's lease) pass false and
+/// handle it themselves.
 public nonisolated(nonsending) func withTransactionRetries<T>(
-    maxAttempts: Int = 5, _ body: () async throws -> T
+    maxAttempts: Int = 5, lockTimeouts: Bool = true, _ body: () async throws -> T
 ) async throws -> T {
     var attempt = 1
     while true {
         do {
             return try await body()
-        } catch let error as PostgresError where (error.isSerializationFailure || error.isDeadlock) && attempt < maxAttempts {
+        } catch let error as PostgresError
+            where (error.isSerializationFailure || error.isDeadlock || (lockTimeouts && error.isLockNotAvailable))
+            && attempt < maxAttempts
+        {
             let base = 5.0 * Double(1 << min(attempt, 8))  // ms
             try await Task.sleep(for: .milliseconds(Int(Double.random(in: base / 2...base))))
             attempt += 1

@@ -78,15 +78,31 @@ public actor ConnectionPool {
         }
     }
 
-    /// `withConnection` + `Connection.transaction`, retried on serialization failures and deadlocks.
+    /// `withConnection` + `Connection.transaction`, retried on serialization failures, deadlocks
+    /// and (unless `lockTimeouts` is false) lock timeouts; see `withTransactionRetries`.
     @discardableResult
     public nonisolated(nonsending) func transaction<T>(
-        isolation: IsolationLevel = .readCommitted, maxAttempts: Int = 5, _ body: (Connection) async throws -> T
+        isolation: IsolationLevel = .readCommitted, maxAttempts: Int = 5, lockTimeouts: Bool = true,
+        _ body: (Connection) async throws -> T
     ) async throws -> T {
-        try await withTransactionRetries(maxAttempts: maxAttempts) {
+        try await withTransactionRetries(maxAttempts: maxAttempts, lockTimeouts: lockTimeouts) {
             try await withConnection { connection in
                 try await connection.transaction(isolation: isolation, body)
             }
+        }
+    }
+
+    /// `withConnection` for a body that runs one statement outside any explicit transaction (so a
+    /// whole transaction of its own), retried as `transaction` retries. Inside this task's
+    /// `withAmbientTransaction` it runs once: the statement's failure aborted the outer
+    /// transaction, and that unit of work decides what happens next.
+    @discardableResult
+    public nonisolated(nonsending) func autocommit<T>(
+        maxAttempts: Int = 5, _ body: (Connection) async throws -> T
+    ) async throws -> T {
+        if let ambient = Self.ambient, ambient.pool == ObjectIdentifier(self) { return try await body(ambient.connection) }
+        return try await withTransactionRetries(maxAttempts: maxAttempts) {
+            try await withConnection(body)
         }
     }
 

@@ -72,14 +72,15 @@ extension Store {
     /// detected by the server and the transaction retried). A worker that dies at
     /// any point rolls all of it back, reserved positions included. `run` gets the instances in
     /// claim order, open counts of limited members, and a rotation; it must be pure (it runs
-    /// two or three times, and again if the transaction is retried after a deadlock).
+    /// two or three times, and again if the transaction is retried after a deadlock). A lock
+    /// timeout is not retried here: the worker puts the batch back rather than spend its lease.
     public func advanceLocked(
         _ claimed: [InstanceSnapshot], worker: String, now: Date, limited: Set<String>, contendedDelay: Duration,
         run: ([InstanceSnapshot], [String: Int], inout Rotation) -> [Advance]
     ) async throws -> LockedCommit {
         guard !claimed.isEmpty else { return LockedCommit() }
         typealias A = PostgresArrayLiteral
-        return try await pool.transaction { connection in
+        return try await pool.transaction(lockTimeouts: false) { connection in
             var outcome = LockedCommit()
             var contactOf: [Int: String] = [:]
             _ = try await Self.lockPatiently(claimed) { instances in

@@ -112,7 +112,9 @@ extension Store {
         for _ in 0..<5 {
             let (order, attributes, keys) = try await enrollmentBatch(requests, of: stored)
             if order.isEmpty { return ([], keys) }
-            let rows = try await pool.withConnection { connection in
+            // One statement, so a whole transaction: safe to run again after a deadlock or a lock
+            // wait that ran out behind a worker committing these contacts.
+            let rows = try await pool.autocommit { connection in
                 try await connection.query(
                     Self.enrollContacts,
                     [stored.name, stored.version, stored.definition.start, order, PostgresArrayLiteral(attributes), notify, true])
