@@ -106,6 +106,55 @@ struct DatabaseRolesTests {
         #expect(completed == 12)
     }
 
+    /// Members with a capacity: the worker checks open work under a lock on each member it may give
+    /// work to (scripts/demo found a worker login refused here: the lock was a row lock on members,
+    /// which needs UPDATE on a table the worker may only read).
+    static let cappedTeam = """
+        teams:
+          - name: sales
+            members:
+              - { id: ana, name: Ana, email: ana@example.com, capacity: 5 }
+              - { id: ben, name: Ben, email: ben@example.com, capacity: 5 }
+        """
+
+    /// The work stays open (waiting for a touch), so giving it counts against the owner's capacity.
+    static let waitingWorkflow = """
+        name: roles-wait
+        start: route
+        steps:
+          route:
+            assign: { team: sales, strategy: round_robin }
+            next: touch
+          touch:
+            wait_for_sla: { event: first_touch, within: 1h }
+            on_met: done
+            on_breach: done
+          done:
+            end: {}
+        """
+
+    @Test("a worker login assigns within members' capacity without UPDATE on members")
+    func workerChecksCapacityAsBatonWorker() async throws {
+        let setup = try await Setup.make("roles_capacity")
+        defer { Task { await setup.close() } }
+        let teams = try await setup.run(as: "baton_admin", ["teams", "apply", try setup.file("teams.yaml", Self.cappedTeam)])
+        #expect(teams.status == 0, "\(teams.output)")
+        let workflow = try await setup.run(as: "baton_admin", ["workflows", "apply", try setup.file("flow.yaml", Self.waitingWorkflow)])
+        #expect(workflow.status == 0, "\(workflow.output)")
+        let contacts = (1...6).map { #"{"contact": "K-\#($0)"}"# }.joined(separator: "\n")
+        let started = try await setup.run(as: "baton_admin", ["start", "roles-wait", "--file", try setup.file("contacts.jsonl", contacts)])
+        #expect(started.status == 0, "\(started.output)")
+
+        let worker = try await setup.run(as: "baton_worker", ["--until-idle", "--log-level", "warning"], program: "baton-worker")
+        #expect(worker.status == 0, "\(worker.output)")
+        #expect(!worker.output.contains("permission denied"), "\(worker.output)")
+        let owners = try await setup.store.pool.withConnection {
+            try await $0.query("SELECT owner, count(*) FROM contacts WHERE owner IS NOT NULL GROUP BY owner ORDER BY owner")
+                .map { "\(try $0.decode(String.self, at: 0))=\(try $0.decode(Int.self, at: 1))" }
+        }
+        #expect(owners == ["ana=3", "ben=3"])
+    }
+
     @Test("baton_worker is refused workflows apply and teams apply with one line naming the user and the role it needs")
     func workerCannotChangeDefinitionsOrTeams() async throws {
         let setup = try await Setup.make("roles_worker")

@@ -67,7 +67,7 @@ extension Store {
     /// 6. when a handoff changed a record's stage, its stage history row is written and the
     ///    workflows that start on that change are started (`recordStageChanges`).
     ///
-    /// Lock order: workflow_instances, contacts, members, routing_cursors (then, only for a company
+    /// Lock order: workflow_instances, contacts, members (advisory locks), routing_cursors (then, only for a company
     /// whose owner changed, its records' contacts rows, waiting: a deadlock with another batch is
     /// detected by the server and the transaction retried). A worker that dies at
     /// any point rolls all of it back, reserved positions included. `run` gets the instances in

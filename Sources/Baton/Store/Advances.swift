@@ -173,8 +173,13 @@ extension Store {
         return Set(try await connection.query(Self.commitAdvances, parameters).map { try $0.decode(Int.self, at: 0) })
     }
 
-    /// Locks the given members in id order, so concurrent batches cannot deadlock.
-    static let lockMembers = "SELECT id FROM members WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE"
+    /// Locks the given members in id order, so concurrent batches cannot deadlock: a transaction-scoped
+    /// advisory lock per member id, not a row lock, because a row lock needs UPDATE on `members` and
+    /// the worker's role may only read it (sql/roles.sql). Only assignments under a capacity take it.
+    static let lockMembers = """
+        SELECT pg_advisory_xact_lock(hashtext('baton.member:' || id))
+        FROM (SELECT id FROM unnest($1::text[]) AS id ORDER BY id) AS sorted
+        """
     /// Capacity and open work (contacts owned with a live instance). Run after `lockMembers`, as its
     /// own statement: in READ COMMITTED a statement's snapshot is taken when it starts, so counting
     /// in the locking statement would miss what the previous lock holder committed.
