@@ -13,6 +13,13 @@ as_root() {
   fi
 }
 
+# Installs Debian packages with apt-get, refreshing the package lists first (a fresh machine may
+# have none, and then every install fails with "Unable to locate package").
+apt_install() {
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 # Installs the Debian packages Baton needs when any is missing:
 # libpq-dev and pkg-config (to build), postgresql (the private cluster).
 ensure_packages() {
@@ -22,8 +29,7 @@ ensure_packages() {
   pg_bin_dir >/dev/null 2>&1 || missing+=(postgresql)
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} with apt-get"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
 }
 
 # Installs Debian's chromium and chromium-driver when either is missing: the console's browser
@@ -34,8 +40,7 @@ ensure_browser() {
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
   [ ${#missing[@]} -eq 0 ] && return 0
   say "installing ${missing[*]} with apt-get (for the console's browser tests)"
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
 }
 
 # The newest installed PostgreSQL server's bin directory.
@@ -58,7 +63,7 @@ ensure_venv() {
   local root; root=$(baton_root)
   if [ ! -x "$root/.venv/bin/pip" ]; then
     python3 -m venv "$root/.venv" 2>/dev/null || {
-      as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+      apt_install python3-venv
       python3 -m venv "$root/.venv"
     }
   fi
@@ -74,9 +79,7 @@ ensure_venv() {
 ensure_test_packages() {
   command -v prometheus >/dev/null 2>&1 && return 0
   say "installing prometheus with apt-get (for the metrics tests)"
-  { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
-    && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; } \
-    || say "warning: could not install prometheus; the Prometheus scrape test will be skipped"
+  apt_install prometheus || say "warning: could not install prometheus; the Prometheus scrape test will be skipped"
 }
 
 # Installs Debian's pgbouncer when missing: the PgBouncer tests (Tests/BatonTests/PgBouncerTests.swift)
@@ -84,9 +87,7 @@ ensure_test_packages() {
 ensure_pgbouncer() {
   command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ] && return 0
   say "installing pgbouncer with apt-get (for the PgBouncer tests)"
-  { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null \
-    && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends pgbouncer >/dev/null; } \
-    || say "warning: could not install pgbouncer; the PgBouncer tests will be skipped (and say so)"
+  apt_install pgbouncer || say "warning: could not install pgbouncer; the PgBouncer tests will be skipped (and say so)"
   # Debian's package enables a system-wide pgbouncer on port 6432; the tests start their own.
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet pgbouncer 2>/dev/null; then
     as_root systemctl disable --now pgbouncer >/dev/null 2>&1 || true
