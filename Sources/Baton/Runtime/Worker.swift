@@ -120,7 +120,7 @@ public final class Worker: Sendable {
                         try? await Task.sleep(until: due + .milliseconds(50), clock: .continuous)
                         continue
                     }
-                    await wake.wait(timeout: configuration.pollInterval)
+                    await wake.wait(timeout: await idleWait())
                 }
             } catch {
                 failures += 1
@@ -130,6 +130,20 @@ public final class Worker: Sendable {
                 try? await Task.sleep(for: delay)
             }
         }
+    }
+
+    /// How long an idle loop waits for a wake-up: the poll interval, or less when a deadline, a
+    /// backoff or a lease falls due sooner (`Store.millisecondsUntilNextDue`), so a breach is handled
+    /// as its deadline passes rather than at the next poll. Something already due that this loop
+    /// could not claim is another worker's: then the poll interval. A failing read changes nothing
+    /// (the next claim meets the same fault and backs off).
+    private func idleWait() async -> Duration {
+        let poll = configuration.pollInterval
+        guard let milliseconds = try? await store.millisecondsUntilNextDue(), milliseconds > 0,
+              milliseconds < Double(poll.components.seconds) * 1000 + Double(poll.components.attoseconds) / 1e15
+        else { return poll }
+        // A millisecond past the due time, so the claim's now() has passed it.
+        return min(poll, .microseconds(Int64(milliseconds * 1000)) + .milliseconds(1))
     }
 
     /// Claims, advances and commits one batch; returns how many instances it claimed.
