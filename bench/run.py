@@ -13,6 +13,8 @@ One run:
      peak RSS come from the kernel (wait4), claim-to-commit latency from their /metrics;
   4. a latency phase on the idle workers: 1,000 more contacts reach their wait, then half are
      signalled while waiting (signal-to-wake) and half breach (timer lateness without a backlog);
+     with --backlog N, then 500 leads reach a 5 s wait and N new instances are queued in front of
+     them (loaded by SQL, released at once): the lateness of those breaches behind the backlog;
   5. checks: every instance completed once, every timeline has the expected length with no gap,
      round-robin picks within one of each other. A wrong run prints FAIL and no figures.
 
@@ -238,6 +240,8 @@ class Bench:
         worker_commits = self.commits() - before - self.queries
 
         latency = self.latency_phase(workflow) if a.workload == "escalation" else {}
+        if a.backlog:
+            latency.update(self.backlog_phase(a.backlog))
         metrics, cpu, rss = self.stop_workers(workers)
 
         steps = int(self.psql(f"SELECT count(*) FROM instance_events e JOIN workflow_instances i ON i.id = e.instance "
@@ -307,10 +311,45 @@ class Bench:
         figures.update(self.timer_lateness(workflow, "L-", "idle"))
         return figures
 
-    def timer_lateness(self, workflow, prefix, label):
-        # Deadline = when the wait began + 1 s (the wait's `within`); handled = the breach's commit.
+    def backlog_phase(self, count):
+        """Timer lateness behind a backlog: 500 leads of bench-backlog-sla reach their 5 s wait,
+        then `count` new bench-routing instances, loaded by SQL beforehand but due only now, are
+        queued in front of them; the leads' deadlines fall due while the workers take the backlog."""
+        n = 500
+        log(f"backlog phase: {count:,} new instances queued while {n} deadlines fall due")
+        self.ctl("workflows", "apply", str(ROOT / "bench/routing.yaml"))
+        self.ctl("workflows", "apply", str(ROOT / "bench/backlog-sla.yaml"))
+        self.psql(f"""
+            INSERT INTO contacts (id, attributes) SELECT 'Q-' || g, '{{}}' FROM generate_series(1, {count}) g;
+            INSERT INTO workflow_instances (workflow, version, contact, state, step, run_at)
+            SELECT 'bench-routing', 1, 'Q-' || g, 'ready', 'route', 'infinity' FROM generate_series(1, {count}) g;
+            ANALYZE contacts, workflow_instances;""", count=False)
+        self.ctl("start", "bench-backlog-sla", "--file", str(self.contacts_file("K-", n, "backlog-sla.jsonl")))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            waiting = int(self.psql("SELECT count(*) FROM workflow_instances WHERE workflow = 'bench-backlog-sla' "
+                                    "AND state = 'waiting'"))
+            if waiting == n:
+                break
+            time.sleep(0.05)
+        else:
+            fail("the backlog phase's leads did not all reach their wait within 120 s")
+        self.psql("UPDATE workflow_instances SET run_at = now() WHERE workflow = 'bench-routing' AND contact LIKE 'Q-%'; "
+                  "NOTIFY baton_wake", count=False)
+        queued = int(self.psql("SELECT count(*) FROM workflow_instances WHERE workflow = 'bench-routing' "
+                               "AND contact LIKE 'Q-%' AND state = 'ready'"))
+        self.wait_until_final("bench-backlog-sla", n, self.args.limit)
+        left = int(self.psql("SELECT count(*) FROM workflow_instances WHERE workflow = 'bench-routing' "
+                             "AND contact LIKE 'Q-%' AND state NOT IN ('completed', 'failed', 'cancelled')"))
+        self.wait_until_final("bench-routing", count, self.args.limit)
+        figures = {"backlog": count, "backlog_queued_after_release": queued, "backlog_left_at_last_breach": left}
+        figures.update(self.timer_lateness("bench-backlog-sla", "K-", "backlog", within=5))
+        return figures
+
+    def timer_lateness(self, workflow, prefix, label, within=1):
+        # Deadline = when the wait began + `within` s (the wait's SLA); handled = the breach's commit.
         rows = self.psql(
-            "SELECT extract(epoch FROM b.at - (w.at + interval '1 second')) * 1000 FROM workflow_instances i "
+            f"SELECT extract(epoch FROM b.at - (w.at + interval '{within} seconds')) * 1000 FROM workflow_instances i "
             "JOIN instance_events w ON w.instance = i.id AND w.step = 'first-touch' AND w.to_state = 'waiting' "
             "JOIN instance_events b ON b.instance = i.id AND b.step = 'first-touch' AND b.from_state = 'waiting' "
             f"AND b.seq = w.seq + 1 WHERE i.workflow = '{workflow}' AND i.contact LIKE '{prefix}%' "
@@ -425,7 +464,8 @@ def table(figures):
     ]
     if "signal_to_wake_p50_ms" in figures:
         rows.append(("signal to wake p50 / p99", f"{figures['signal_to_wake_p50_ms']} / {figures['signal_to_wake_p99_ms']} ms"))
-    for label, text in (("under_load", "during the run"), ("idle", "idle workers")):
+    backlog = f"{figures['backlog']:,} new queued" if "backlog" in figures else ""
+    for label, text in (("under_load", "during the run"), ("idle", "idle workers"), ("backlog", backlog)):
         if f"timer_lateness_{label}_p50_ms" in figures:
             rows.append((f"timer lateness p50 / p99, {text}",
                          f"{figures[f'timer_lateness_{label}_p50_ms']} / {figures[f'timer_lateness_{label}_p99_ms']} ms "
@@ -445,6 +485,7 @@ def main():
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--background-waiting", type=int, default=0)
+    parser.add_argument("--backlog", type=int, default=0)
     parser.add_argument("--ceiling-seconds", type=int, default=5)
     parser.add_argument("--limit", type=int, default=600)
     args = parser.parse_args()
