@@ -210,6 +210,17 @@ class Bench:
             time.sleep(0.25)
         fail(f"{left} of {expected} instances not final after {limit} s")
 
+    def wait_until_waiting(self, workflow, expected, what):
+        """Until `expected` instances of `workflow` wait at their first-touch step (120 s at most)."""
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            waiting = int(self.psql(f"SELECT count(*) FROM workflow_instances WHERE workflow = '{workflow}' "
+                                    "AND state = 'waiting' AND step = 'first-touch'"))
+            if waiting == expected:
+                return
+            time.sleep(0.05)
+        fail(f"{what} did not all reach their wait within 120 s")
+
     def run(self):
         a = self.args
         workflow = f"bench-{a.workload}"
@@ -283,15 +294,7 @@ class Bench:
         n = 500
         self.ctl("start", workflow, "--file", str(self.contacts_file("L-", n, "latency.jsonl")))
         self.ctl("start", "bench-signal", "--file", str(self.contacts_file("S-", n, "signal.jsonl")))
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            waiting = int(self.psql("SELECT count(*) FROM workflow_instances WHERE workflow = 'bench-signal' "
-                                    "AND state = 'waiting' AND step = 'first-touch'"))
-            if waiting == n:
-                break
-            time.sleep(0.05)
-        else:
-            fail("the latency phase's instances did not all reach their wait within 120 s")
+        self.wait_until_waiting("bench-signal", n, "the latency phase's instances")
         touched = self.work / "latency-touched.jsonl"
         touched.write_text("".join(json.dumps({"contact": f"S-{i}"}) + "\n" for i in range(n)))
         self.ctl("signal", "first_touch", "--file", str(touched), "--batch-size", "10")
@@ -325,15 +328,7 @@ class Bench:
             SELECT 'bench-routing', 1, 'Q-' || g, 'ready', 'route', 'infinity' FROM generate_series(1, {count}) g;
             ANALYZE contacts, workflow_instances;""", count=False)
         self.ctl("start", "bench-backlog-sla", "--file", str(self.contacts_file("K-", n, "backlog-sla.jsonl")))
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            waiting = int(self.psql("SELECT count(*) FROM workflow_instances WHERE workflow = 'bench-backlog-sla' "
-                                    "AND state = 'waiting'"))
-            if waiting == n:
-                break
-            time.sleep(0.05)
-        else:
-            fail("the backlog phase's leads did not all reach their wait within 120 s")
+        self.wait_until_waiting("bench-backlog-sla", n, "the backlog phase's leads")
         self.psql("UPDATE workflow_instances SET run_at = now() WHERE workflow = 'bench-routing' AND contact LIKE 'Q-%'; "
                   "NOTIFY baton_wake", count=False)
         queued = int(self.psql("SELECT count(*) FROM workflow_instances WHERE workflow = 'bench-routing' "

@@ -117,29 +117,13 @@ struct DatabaseRolesTests {
               - { id: ben, name: Ben, email: ben@example.com, capacity: 5 }
         """
 
-    /// The work stays open (waiting for a touch), so giving it counts against the owner's capacity.
-    static let waitingWorkflow = """
-        name: roles-wait
-        start: route
-        steps:
-          route:
-            assign: { team: sales, strategy: round_robin }
-            next: touch
-          touch:
-            wait_for_sla: { event: first_touch, within: 1h }
-            on_met: done
-            on_breach: done
-          done:
-            end: {}
-        """
-
     @Test("a worker login assigns within members' capacity without UPDATE on members")
     func workerChecksCapacityAsBatonWorker() async throws {
         let setup = try await Setup.make("roles_capacity")
         defer { Task { await setup.close() } }
         let teams = try await setup.run(as: "baton_admin", ["teams", "apply", try setup.file("teams.yaml", Self.cappedTeam)])
         #expect(teams.status == 0, "\(teams.output)")
-        let workflow = try await setup.run(as: "baton_admin", ["workflows", "apply", try setup.file("flow.yaml", Self.waitingWorkflow)])
+        let workflow = try await setup.run(as: "baton_admin", ["workflows", "apply", try setup.file("flow.yaml", Engine.waitForTouch("roles-wait", within: "1h"))])
         #expect(workflow.status == 0, "\(workflow.output)")
         let contacts = (1...6).map { #"{"contact": "K-\#($0)"}"# }.joined(separator: "\n")
         let started = try await setup.run(as: "baton_admin", ["start", "roles-wait", "--file", try setup.file("contacts.jsonl", contacts)])

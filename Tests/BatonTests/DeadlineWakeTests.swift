@@ -9,23 +9,8 @@ import Testing
 /// have been woken by the deadline itself.
 @Suite("Idle workers wake at the earliest deadline", .serialized)
 struct DeadlineWakeTests {
-    static let workflow = """
-        name: short-sla
-        start: route
-        steps:
-          route:
-            assign: { team: sales, strategy: round_robin }
-            next: touch
-          touch:
-            wait_for_sla: { event: first_touch, within: 1s }
-            on_met: done
-            on_breach: done
-          done:
-            end: {}
-        """
-
     @Test func aBreachIsHandledAsItsDeadlinePassesWithALongPollInterval() async throws {
-        let engine = try await Engine.make("deadline_wake", workflows: [Self.workflow])
+        let engine = try await Engine.make("deadline_wake", workflows: [Engine.waitForTouch("short-sla", within: "1s")])
         defer { Task { await engine.close() } }
         let id = try await engine.start("short-sla", "C-1")
         let worker = Worker(store: engine.store, configuration: WorkerConfiguration(

@@ -9,6 +9,25 @@ struct Engine {
     let config: ConnectionConfig
     let store: Store
 
+    /// Assign round robin in team `sales`, then wait for a first touch for `within`; either way, end.
+    /// The work stays open while it waits (it counts against its owner's capacity).
+    static func waitForTouch(_ name: String, within: String) -> String {
+        """
+        name: \(name)
+        start: route
+        steps:
+          route:
+            assign: { team: sales, strategy: round_robin }
+            next: touch
+          touch:
+            wait_for_sla: { event: first_touch, within: \(within) }
+            on_met: done
+            on_breach: done
+          done:
+            end: {}
+        """
+    }
+
     static let sevenMembers = """
         calendars:
           - name: always
