@@ -47,11 +47,26 @@ struct LockTimeoutRetryTests {
         }
     }
 
-    @Test func aTransactionWaitsOutALockHeldPastItsTimeout() async throws {
-        let held = try await Held.make("lockretrytx")
+    /// The two retried paths: a transaction of the pool, and one autocommit statement.
+    enum Path: String, CaseIterable, Sendable {
+        case transaction, autocommit
+
+        nonisolated(nonsending) func run<T>(_ pool: ConnectionPool, _ body: (Connection) async throws -> T)
+            async throws -> T
+        {
+            switch self {
+            case .transaction: try await pool.transaction(maxAttempts: 20, body)
+            case .autocommit: try await pool.autocommit(maxAttempts: 20, body)
+            }
+        }
+    }
+
+    @Test(arguments: Path.allCases)
+    func aLockHeldPastItsTimeoutIsWaitedOut(_ path: Path) async throws {
+        let held = try await Held.make("lockretry_\(path.rawValue)")
         let attempts = Attempts()
         let release = held.release(after: 2, of: attempts)
-        let updated = try await held.pool.transaction(maxAttempts: 20) { connection in
+        let updated = try await path.run(held.pool) { connection in
             _ = await attempts.next()
             return try await connection.query("UPDATE held SET n = n + 1 WHERE id = 1").affectedRows
         }
@@ -59,20 +74,6 @@ struct LockTimeoutRetryTests {
         #expect(updated == 1)
         #expect(await attempts.count >= 2, "the first attempt must have run out of time behind the holder")
         #expect(try await held.pool.withConnection { try await $0.query("SELECT n FROM held")[0].decode(Int.self, at: 0) } == 1)
-        await held.close()
-    }
-
-    @Test func aSingleStatementWaitsOutALockHeldPastItsTimeout() async throws {
-        let held = try await Held.make("lockretrystmt")
-        let attempts = Attempts()
-        let release = held.release(after: 2, of: attempts)
-        let updated = try await held.pool.autocommit(maxAttempts: 20) { connection in
-            _ = await attempts.next()
-            return try await connection.query("UPDATE held SET n = n + 1 WHERE id = 1").affectedRows
-        }
-        try await release.value
-        #expect(updated == 1)
-        #expect(await attempts.count >= 2)
         await held.close()
     }
 
