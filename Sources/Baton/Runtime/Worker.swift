@@ -139,11 +139,10 @@ public final class Worker: Sendable {
     /// (the next claim meets the same fault and backs off).
     private func idleWait() async -> Duration {
         let poll = configuration.pollInterval
-        guard let milliseconds = try? await store.millisecondsUntilNextDue(), milliseconds > 0,
-              milliseconds < Double(poll.components.seconds) * 1000 + Double(poll.components.attoseconds) / 1e15
-        else { return poll }
-        // A millisecond past the due time, so the claim's now() has passed it.
-        return min(poll, .microseconds(Int64(milliseconds * 1000)) + .milliseconds(1))
+        guard let milliseconds = try? await store.millisecondsUntilNextDue(), milliseconds > 0 else { return poll }
+        // A millisecond past the due time, so the claim's now() has passed it (clamped first: a
+        // deadline years away is still the poll interval).
+        return min(poll, .milliseconds(min(milliseconds, Double(poll.wholeMilliseconds))) + .milliseconds(1))
     }
 
     /// Claims, advances and commits one batch; returns how many instances it claimed.
