@@ -62,6 +62,21 @@ struct DatabaseRolesTests {
             try await runProgram(try Engine.binary(program), arguments, environment: ["DATABASE_URL": try url(role)])
         }
 
+        /// As baton_admin: applies `teams` and `workflow` and enrolls `contacts` in it; then runs a
+        /// worker as baton_worker until idle, which must exit 0 with no permission refused.
+        func enrollAsAdminAndDrainAsWorker(teams: String, workflow: String, named name: String, contacts: [String]) async throws {
+            let applied = try await run(as: "baton_admin", ["teams", "apply", try file("teams.yaml", teams)])
+            #expect(applied.status == 0, "\(applied.output)")
+            let defined = try await run(as: "baton_admin", ["workflows", "apply", try file("flow.yaml", workflow)])
+            #expect(defined.status == 0, "\(defined.output)")
+            let lines = contacts.map { #"{"contact": "\#($0)"}"# }.joined(separator: "\n")
+            let started = try await run(as: "baton_admin", ["start", name, "--file", try file("contacts.jsonl", lines)])
+            #expect(started.status == 0, "\(started.output)")
+            let worker = try await run(as: "baton_worker", ["--until-idle", "--log-level", "warning"], program: "baton-worker")
+            #expect(worker.status == 0, "\(worker.output)")
+            #expect(!worker.output.contains("permission denied"), "\(worker.output)")
+        }
+
         func close() async {
             await store.pool.close()
             try? FileManager.default.removeItem(at: folder)
@@ -89,17 +104,8 @@ struct DatabaseRolesTests {
     func workerAndAdminRunUnderTheirRoles() async throws {
         let setup = try await Setup.make("roles_run")
         defer { Task { await setup.close() } }
-        let teams = try await setup.run(as: "baton_admin", ["teams", "apply", try setup.file("teams.yaml", Engine.sevenMembers)])
-        #expect(teams.status == 0, "\(teams.output)")
-        let workflow = try await setup.run(as: "baton_admin", ["workflows", "apply", try setup.file("flow.yaml", Self.workflow)])
-        #expect(workflow.status == 0, "\(workflow.output)")
-        let contacts = (1...12).map { #"{"contact": "C-\#($0)"}"# }.joined(separator: "\n")
-        let started = try await setup.run(as: "baton_admin", ["start", "roles-flow", "--file", try setup.file("contacts.jsonl", contacts)])
-        #expect(started.status == 0, "\(started.output)")
-
-        let worker = try await setup.run(as: "baton_worker", ["--until-idle", "--log-level", "warning"], program: "baton-worker")
-        #expect(worker.status == 0, "\(worker.output)")
-        #expect(!worker.output.contains("permission denied"), "\(worker.output)")
+        try await setup.enrollAsAdminAndDrainAsWorker(teams: Engine.sevenMembers, workflow: Self.workflow, named: "roles-flow",
+                                                      contacts: (1...12).map { "C-\($0)" })
         let completed = try await setup.store.pool.withConnection {
             try await $0.query("SELECT count(*) FROM workflow_instances WHERE state = 'completed'")[0].decode(Int.self, at: 0)
         }
@@ -121,17 +127,8 @@ struct DatabaseRolesTests {
     func workerChecksCapacityAsBatonWorker() async throws {
         let setup = try await Setup.make("roles_capacity")
         defer { Task { await setup.close() } }
-        let teams = try await setup.run(as: "baton_admin", ["teams", "apply", try setup.file("teams.yaml", Self.cappedTeam)])
-        #expect(teams.status == 0, "\(teams.output)")
-        let workflow = try await setup.run(as: "baton_admin", ["workflows", "apply", try setup.file("flow.yaml", Engine.waitForTouch("roles-wait", within: "1h"))])
-        #expect(workflow.status == 0, "\(workflow.output)")
-        let contacts = (1...6).map { #"{"contact": "K-\#($0)"}"# }.joined(separator: "\n")
-        let started = try await setup.run(as: "baton_admin", ["start", "roles-wait", "--file", try setup.file("contacts.jsonl", contacts)])
-        #expect(started.status == 0, "\(started.output)")
-
-        let worker = try await setup.run(as: "baton_worker", ["--until-idle", "--log-level", "warning"], program: "baton-worker")
-        #expect(worker.status == 0, "\(worker.output)")
-        #expect(!worker.output.contains("permission denied"), "\(worker.output)")
+        try await setup.enrollAsAdminAndDrainAsWorker(teams: Self.cappedTeam, workflow: Engine.waitForTouch("roles-wait", within: "1h"),
+                                                      named: "roles-wait", contacts: (1...6).map { "K-\($0)" })
         let owners = try await setup.store.pool.withConnection {
             try await $0.query("SELECT owner, count(*) FROM contacts WHERE owner IS NOT NULL GROUP BY owner ORDER BY owner")
                 .map { "\(try $0.decode(String.self, at: 0))=\(try $0.decode(Int.self, at: 1))" }
