@@ -43,6 +43,31 @@ ensure_browser() {
   apt_install "${missing[@]}"
 }
 
+# A connection string (a postgresql:// URL or a libpq "key=value" string, as DATABASE_URL) with
+# one part replaced:
+#   url_with_database URL NAME         the same server and login, database NAME
+#   url_with_login URL USER PASSWORD   the same server and database, another login
+url_with_database() { url_with_ "$1" database "$2"; }
+url_with_login() { url_with_ "$1" login "$2" "$3"; }
+url_with_() {
+  python3 - "$@" <<'PY'
+import sys, urllib.parse as u
+url, part, *values = sys.argv[1:]
+if "://" in url:
+    p = u.urlsplit(url)
+    if part == "database":
+        p = p._replace(path="/" + u.quote(values[0]))
+    else:
+        host = p.netloc.rsplit("@", 1)[-1]
+        p = p._replace(netloc=f"{u.quote(values[0], safe='')}:{u.quote(values[1], safe='')}@{host}")
+    print(u.urlunsplit(p))
+elif part == "database":
+    print(f"{url} dbname={values[0]}")
+else:
+    print(f"{url} user={values[0]} password={values[1]}")
+PY
+}
+
 # The newest installed PostgreSQL server's bin directory.
 pg_bin_dir() {
   local d
