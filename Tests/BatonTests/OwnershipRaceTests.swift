@@ -65,6 +65,41 @@ struct OwnershipRaceTests {
         #expect(try await engine.scalar("SELECT count(*) FROM contacts WHERE owner = 'lead'") == 10)
     }
 
+    /// Until-idle leaves nothing behind that it put back: instances whose contact was busy (held by
+    /// an admin's open transaction, or by the worker's other loop committing the same contact's other
+    /// instance) are due again a moment later, and the run waits for them however slow the machine
+    /// is between its last claim and its decision to exit (the database, not a local timer, says
+    /// what is still waiting). A CI run on a loaded machine once exited with one left `ready`.
+    @Test func untilIdleWaitsForEveryInstanceItPutBack() async throws {
+        let engine = try await Engine.make("ownputback", workflows: Self.flows)
+        defer { Task { await engine.close() } }
+        let contacts = (0..<30).map { EnrollmentRequest(contact: "C-\($0)") }
+        _ = try await engine.store.enroll(contacts, in: "first")
+        _ = try await engine.store.enroll(contacts, in: "second")
+        let blocker = try await Connection.connect(engine.config)
+        try await blocker.simpleQuery("BEGIN")
+        try await blocker.query("SELECT id FROM contacts WHERE id = 'C-0' FOR UPDATE")
+        let worker = Task {
+            let worker = Worker(store: engine.store, configuration: WorkerConfiguration(
+                id: "small-batches", concurrency: 4, batchSize: 2, pollInterval: .milliseconds(100), untilIdle: true))
+            try await worker.run()
+        }
+        let putBack = try await eventually(timeout: .seconds(30)) {
+            try await engine.scalar(
+                "SELECT count(*) FROM workflow_instances WHERE contact = 'C-0' AND fence >= 1 AND state = 'ready'") > 0
+        }
+        #expect(putBack)
+        // Held past the put-back's due time, then let go: the run must still finish C-0.
+        try await Task.sleep(for: .milliseconds(700))
+        try await blocker.simpleQuery("COMMIT")
+        await blocker.close()
+        try await worker.value
+        #expect(try await engine.scalar("SELECT count(*) FROM workflow_instances WHERE state <> 'completed'") == 0)
+        let (broken, owners) = try await inconsistencies(engine)
+        #expect(broken == 0)
+        #expect(owners == 0)
+    }
+
     /// The reassign lands after the worker claimed the instance and before it commits: the worker
     /// must run on the reassigned owner, not on the one it read at the claim.
     @Test func aReassignBetweenClaimAndCommitIsNotOverwritten() async throws {

@@ -112,12 +112,8 @@ public final class Worker: Sendable {
                 failures = 0
                 if processed == 0 {
                     if configuration.untilIdle {
-                        // Instances put back because their contact was busy are due again in a
-                        // moment: until-idle waits for them rather than leaving them behind, unless
-                        // nothing has moved for a while (a contact held by a session that stays open).
-                        guard let due = await state.putBackDue, due > .now,
-                              await ContinuousClock.now - state.lastProgress < Self.putBackPatience else { return }
-                        try? await Task.sleep(until: due + .milliseconds(50), clock: .continuous)
+                        guard let wait = await putBackWait() else { return }
+                        try? await Task.sleep(for: wait)
                         continue
                     }
                     await wake.wait(timeout: await idleWait())
@@ -130,6 +126,23 @@ public final class Worker: Sendable {
                 try? await Task.sleep(for: delay)
             }
         }
+    }
+
+    /// Before an until-idle loop exits: how long to wait for the instances this worker put back
+    /// (their contact was busy) to be due again, nil when none is left to wait for. The database
+    /// says which are still unclaimed and when they are due, so a slow moment between a claim that
+    /// missed one and this check cannot leave it behind. A contact held by a session that stays
+    /// open ends the wait: nothing committed for `putBackPatience` since the first put-back.
+    private func putBackWait() async -> Duration? {
+        let held = await state.putBackInstances
+        guard !held.isEmpty, await state.stalledFor < Self.putBackPatience else { return nil }
+        guard let milliseconds = try? await store.millisecondsUntilReady(held.map { (id: $0.key, fence: $0.value) }),
+              milliseconds < Double(Self.putBackPatience.wholeMilliseconds)
+        else {
+            await state.forgetPutBack(held)
+            return nil
+        }
+        return .milliseconds(min(max(milliseconds, 0), Double(contendedDelay.wholeMilliseconds))) + .milliseconds(10)
     }
 
     /// How long an idle loop waits for a wake-up: the poll interval, or less when a deadline, a
@@ -199,7 +212,7 @@ public final class Worker: Sendable {
             ])
             try await store.release(runnable.map { (id: $0.id, fence: $0.fence) }, worker: configuration.id,
                                     after: contendedDelay)
-            await state.putBack(until: .now + contendedDelay)
+            await state.putBack(runnable)
         } catch let error as PostgresError where !error.isConnectionError {
             // One bad instance must not hold the others back: commit them one by one, each through
             // the same locked path (capacity, rotation, fresh contact), and fail only the bad ones.
@@ -211,7 +224,7 @@ public final class Worker: Sendable {
                 } catch let error as PostgresError where error.isContention {
                     try await store.release([(id: instance.id, fence: instance.fence)], worker: configuration.id,
                                             after: contendedDelay)
-                    await state.putBack(until: .now + contendedDelay)
+                    await state.putBack([instance])
                     logger.notice("instance commit timed out against other sessions; put back", metadata: [
                         "instance": "\(instance.id)", "error": "\(error)",
                     ])
@@ -233,7 +246,8 @@ public final class Worker: Sendable {
                 logger.notice("lease lost before commit; effects discarded", metadata: ["instances": "\(outcome.lost.count)"])
             }
             if !outcome.contended.isEmpty {
-                await state.putBack(until: .now + contendedDelay)
+                let contended = Set(outcome.contended)
+                await state.putBack(runnable.filter { contended.contains($0.id) })
                 logger.debug("contact busy in another transaction; instances put back",
                              metadata: ["instances": "\(outcome.contended.count)"])
             }
@@ -357,11 +371,14 @@ actor WorkerState {
 
     func requestStop() { stopping = true }
 
-    /// When this worker last committed something.
-    private(set) var lastProgress = ContinuousClock.now
+    /// Since when this worker has put instances back without committing anything (nil: it committed
+    /// since its last put-back).
+    private var stalledSince: ContinuousClock.Instant?
+
+    var stalledFor: Duration { stalledSince.map { .now - $0 } ?? .zero }
 
     func record(_ outcome: LockedCommit) {
-        if !outcome.advances.isEmpty { lastProgress = .now }
+        if !outcome.advances.isEmpty { stalledSince = nil }
         // This worker's own assignments move the kept open counts until they are counted again, so
         // `least_loaded` spreads work between recounts instead of giving it all to one member.
         let changes = outcome.advances.flatMap(\.ownerChanges).map { (from: $0.from, to: $0.to) }
@@ -385,10 +402,19 @@ actor WorkerState {
 
     func countBatch() { statistics.batches += 1 }
 
-    /// When the instances most recently put back (their contact was busy) are due again.
-    private(set) var putBackDue: ContinuousClock.Instant?
+    /// The instances this worker put back (their contact was busy), id to the fence they were put
+    /// back with, that until-idle still waits for.
+    private(set) var putBackInstances: [Int: Int] = [:]
 
-    func putBack(until due: ContinuousClock.Instant) { putBackDue = max(putBackDue ?? due, due) }
+    func putBack(_ instances: [InstanceSnapshot]) {
+        guard !instances.isEmpty else { return }
+        for instance in instances { putBackInstances[instance.id] = instance.fence }
+        if stalledSince == nil { stalledSince = .now }
+    }
+
+    func forgetPutBack(_ instances: [Int: Int]) {
+        for (id, fence) in instances where putBackInstances[id] == fence { putBackInstances[id] = nil }
+    }
 
     /// Definitions never change once stored (a change is a new version), so they are cached for good.
     func definition(_ name: String, _ version: Int, from store: Store) async throws -> WorkflowDefinition? {

@@ -25,3 +25,28 @@ extension Store {
                ) - clock_timestamp())::float8 * 1000
         """
 }
+
+extension Store {
+    /// Milliseconds until the first of `instances` (id and the fence it was put back with) that is
+    /// still unclaimed falls due (negative: due already), nil when none is: each was claimed since
+    /// (its fence moved on), by this worker or another, or is gone. A put-back instance is `ready`,
+    /// or `waiting` again with its run_at a moment ahead.
+    /// An until-idle worker asks this about the instances it put back (their contact was busy)
+    /// before it exits, so a put-back instance is never left behind because the machine was slow
+    /// between the claim that missed it and the check.
+    public func millisecondsUntilReady(_ instances: [(id: Int, fence: Int)]) async throws -> Double? {
+        guard !instances.isEmpty else { return nil }
+        return try await pool.withConnection { connection in
+            try await connection.query(Self.selectUntilReady, [
+                PostgresArrayLiteral(instances.map(\.id)), PostgresArrayLiteral(instances.map(\.fence)),
+            ])[0].decode(Double?.self, at: 0)
+        }
+    }
+
+    static let selectUntilReady = """
+        SELECT extract(epoch FROM min(i.run_at) - clock_timestamp())::float8 * 1000
+        FROM unnest($1::bigint[], $2::bigint[]) AS p(id, fence)
+        JOIN workflow_instances i ON i.id = p.id AND i.fence = p.fence
+        WHERE i.state IN ('ready', 'waiting')
+        """
+}
