@@ -136,9 +136,7 @@ public final class Worker: Sendable {
     private func putBackWait() async -> Duration? {
         let held = await state.putBackInstances
         guard !held.isEmpty, await state.stalledFor < Self.putBackPatience else { return nil }
-        guard let milliseconds = try? await store.millisecondsUntilReady(held.map { (id: $0.key, fence: $0.value) }),
-              milliseconds < Double(Self.putBackPatience.wholeMilliseconds)
-        else {
+        guard let milliseconds = try? await store.millisecondsUntilReady(held.map { (id: $0.key, fence: $0.value) }) else {
             await state.forgetPutBack(held)
             return nil
         }

@@ -24,9 +24,7 @@ extension Store {
                    (SELECT min(lease_expires_at) FROM workflow_instances WHERE state = 'running')
                ) - clock_timestamp())::float8 * 1000
         """
-}
 
-extension Store {
     /// Milliseconds until the first of `instances` (id and the fence it was put back with) that is
     /// still unclaimed falls due (negative: due already), nil when none is: each was claimed since
     /// (its fence moved on), by this worker or another, or is gone. A put-back instance is `ready`,
