@@ -99,6 +99,15 @@ struct Engine {
         return (try row.decode("state"), try row.decode("step"))
     }
 
+    /// A session holding the rows `sql` locks (`SELECT … FOR UPDATE`) in an open transaction, as an
+    /// admin's or another worker's would; it ends with `ROLLBACK` or `COMMIT`, then `close()`.
+    func hold(_ sql: String, _ parameters: [(any PostgresEncodable)?] = []) async throws -> Connection {
+        let holder = try await Connection.connect(config)
+        try await holder.simpleQuery("BEGIN")
+        try await holder.query(sql, parameters)
+        return holder
+    }
+
     func close() async { await store.pool.close() }
 
     /// The directory of the test binaries (baton-worker, batonctl sit next to the test bundle).

@@ -49,9 +49,7 @@ struct StuckBatchTests {
         config.timeouts = SessionTimeouts(lock: .milliseconds(200))
         let impatient = Store(pool: ConnectionPool(config, maxConnections: 4))
         // Another session holds the team's rotation for longer than the worker's lock timeout.
-        let holder = try await Connection.connect(engine.config)
-        try await holder.simpleQuery("BEGIN")
-        try await holder.query("SELECT position FROM routing_cursors WHERE team = 'sales' FOR UPDATE")
+        let holder = try await engine.hold("SELECT position FROM routing_cursors WHERE team = 'sales' FOR UPDATE")
         try await Worker(store: impatient, configuration: WorkerConfiguration(
             id: "impatient", concurrency: 1, pollInterval: .milliseconds(100), untilIdle: true)).run()
         await impatient.pool.close()
@@ -69,12 +67,8 @@ struct StuckBatchTests {
         defer { Task { await engine.close() } }
         let ids = try await engine.store.enroll((0..<40).map { EnrollmentRequest(contact: "C-\($0)") }, in: "flow")
             .map(\.instance)
-        let held = try await Connection.connect(engine.config)
-        try await held.simpleQuery("BEGIN")
-        try await held.query("SELECT id FROM workflow_instances WHERE id = $1 FOR UPDATE", [ids[5]])
-        let contact = try await Connection.connect(engine.config)
-        try await contact.simpleQuery("BEGIN")
-        try await contact.query("SELECT id FROM contacts WHERE id = 'C-9' FOR UPDATE")
+        let held = try await engine.hold("SELECT id FROM workflow_instances WHERE id = $1 FOR UPDATE", [ids[5]])
+        let contact = try await engine.hold("SELECT id FROM contacts WHERE id = 'C-9' FOR UPDATE")
         try await engine.drain()
         #expect(try await engine.scalar("SELECT count(*) FROM workflow_instances WHERE state = 'completed'") == 38)
         #expect(try await engine.state(ids[5]).state == "ready")
