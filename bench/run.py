@@ -191,7 +191,7 @@ class Bench:
         """Samples each worker's resident memory every 100 ms until the workers stop: the peak of its
         private part (RssAnon: heap, stacks, relocated data) and of its file-backed part (RssFile:
         the pages of the binary and shared libraries it touched, which every process of the same
-        binary shares). ru_maxrss, the figure the targets name, is their sum at the peak."""
+        binary shares). ru_maxrss, the figure the targets name, is about their sum at its peak."""
         self.memory = {"anon": 0, "file": 0}
         self.sampling = True
 
@@ -213,6 +213,7 @@ class Bench:
 
     def stop_workers(self, workers):
         self.sampling = False
+        self.sampler.join()
         metrics = [scrape(port) for _, port, _ in workers]
         cpu, rss = 0.0, 0
         for proc, _, log_file in workers:
